@@ -1,0 +1,211 @@
+"""Helpers for parity tests: find the fixtures recorded from the original code and compare outputs.
+
+Fixtures live in ``$PARITY_ROOT/<pkg>/*.pt`` (default: the first ``shared/parity`` folder found
+beside the repository or one of its parents). Each is a dict loaded with ``weights_only=True``
+holding ``kind``, ``name``, ``config``, ``inputs``, ``outputs`` and tolerances. Tests parametrise
+over :func:`fixture_files` (never over a hard-coded list of names) and compare with
+:func:`assert_matches`, which implements the rule every fixture README states: floats match when
+``|got - exp| <= atol + rtol * |exp|`` (computed in float64), integers, booleans and strings exactly.
+"""
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+__all__ = [
+    "parity_root",
+    "fixture_files",
+    "load_fixture",
+    "compare",
+    "assert_matches",
+    "prefix_tolerance",
+]
+
+
+def parity_root(start: str | os.PathLike | None = None) -> Path:
+    """``$PARITY_ROOT`` if set, else ``<ancestor>/shared/parity`` for the nearest ancestor that has one."""
+    env = os.environ.get("PARITY_ROOT")
+    if env:
+        return Path(env).expanduser().resolve()
+    here = Path(start or os.getcwd()).resolve()
+    for candidate in [here, *here.parents]:
+        found = candidate / "shared" / "parity"
+        if found.is_dir():
+            return found
+    # as a last resort, relative to this file (an editable install inside the repo)
+    for candidate in Path(__file__).resolve().parents:
+        found = candidate / "shared" / "parity"
+        if found.is_dir():
+            return found
+    return (Path(start or os.getcwd()).resolve().parent / "shared" / "parity").resolve()
+
+
+def fixture_files(package: str, *, start: str | os.PathLike | None = None) -> list[Path]:
+    """Every ``*.pt`` fixture of ``package``, sorted by name."""
+    folder = parity_root(start) / package
+    return sorted(folder.glob("*.pt")) if folder.is_dir() else []
+
+
+def load_fixture(path: str | os.PathLike) -> dict:
+    """Load one fixture file (plain data only)."""
+    return torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+
+
+def _tol_pair(value: Any) -> tuple[float, float]:
+    if isinstance(value, Mapping):
+        return float(value.get("atol", 0.0)), float(value.get("rtol", 0.0))
+    atol, rtol = value
+    return float(atol), float(rtol)
+
+
+def prefix_tolerance(
+    overrides: Mapping[str, Any] | None,
+    default: tuple[float, float],
+    *,
+    sep: str = ".",
+    include_indices: bool = True,
+) -> Callable[[Sequence[Any]], tuple[float, float]]:
+    """A ``path -> (atol, rtol)`` function: the longest override prefix that matches wins.
+
+    ``overrides`` maps path strings (components joined by ``sep``) to ``[atol, rtol]`` or
+    ``{"atol":..., "rtol":...}``. With ``include_indices=False`` list indices are left out of the
+    path before matching (the kiclip convention); with ``True`` they are numbers in it (xkd).
+    """
+    table = {k: _tol_pair(v) for k, v in (overrides or {}).items()}
+
+    def lookup(path: Sequence[Any]) -> tuple[float, float]:
+        parts = [str(p) for p in path if include_indices or not isinstance(p, int)]
+        best, best_len = default, -1
+        for key, tol in table.items():
+            kparts = key.split(sep)
+            if len(kparts) <= len(parts) and parts[: len(kparts)] == kparts and len(kparts) > best_len:
+                best, best_len = tol, len(kparts)
+        return best
+
+    return lookup
+
+
+def _fmt(path: Sequence[Any]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path)) or "<root>"
+
+
+def _as_dense(t: torch.Tensor) -> torch.Tensor:
+    return t.to_dense() if t.layout != torch.strided else t
+
+
+def compare(
+    got: Any,
+    expected: Any,
+    *,
+    atol: float,
+    rtol: float,
+    path: Sequence[Any] = (),
+    tolerance: Callable[[Sequence[Any]], tuple[float, float]] | None = None,
+    errors: list[str] | None = None,
+) -> list[str]:
+    """Recursively compare ``got`` with ``expected``; return a list of mismatch descriptions."""
+    errors = [] if errors is None else errors
+    path = list(path)
+    a_tol, r_tol = tolerance(path) if tolerance else (atol, rtol)
+    where = _fmt(path)
+    if isinstance(expected, torch.Tensor):
+        exp = _as_dense(expected.detach().cpu())
+        if not isinstance(got, torch.Tensor):
+            try:
+                got = torch.as_tensor(got)
+            except Exception:
+                errors.append(f"{where}: expected a tensor {tuple(exp.shape)}, got {type(got).__name__}")
+                return errors
+        g = _as_dense(got.detach().cpu())
+        if tuple(g.shape) != tuple(exp.shape):
+            errors.append(f"{where}: shape {tuple(g.shape)} != expected {tuple(exp.shape)}")
+            return errors
+        if exp.is_floating_point() or exp.is_complex():
+            g64, e64 = g.to(torch.float64), exp.to(torch.float64)
+            both_nan = torch.isnan(g64) & torch.isnan(e64)
+            diff = (g64 - e64).abs()
+            bad = ~(diff <= a_tol + r_tol * e64.abs()) & ~both_nan
+            if bad.any():
+                worst = diff.masked_fill(both_nan, 0).max().item()
+                errors.append(
+                    f"{where}: {int(bad.sum())}/{exp.numel()} elements differ, max |diff| {worst:.3g} "
+                    f"(atol {a_tol:g}, rtol {r_tol:g})"
+                )
+        else:
+            if not torch.equal(g.to(exp.dtype), exp):
+                n = int((g.to(exp.dtype) != exp).sum())
+                errors.append(f"{where}: {n}/{exp.numel()} integer/bool elements differ")
+        return errors
+    if isinstance(expected, Mapping):
+        if not isinstance(got, Mapping):
+            errors.append(f"{where}: expected a mapping, got {type(got).__name__}")
+            return errors
+        missing = [k for k in expected if k not in got]
+        if missing:
+            errors.append(f"{where}: missing keys {missing}")
+        for key in expected:
+            if key in got:
+                compare(got[key], expected[key], atol=atol, rtol=rtol, path=path + [key], tolerance=tolerance, errors=errors)
+        return errors
+    if isinstance(expected, (list, tuple)):
+        if isinstance(got, torch.Tensor):
+            got = got.tolist()
+        if not isinstance(got, (list, tuple)):
+            errors.append(f"{where}: expected a list of {len(expected)}, got {type(got).__name__}")
+            return errors
+        if len(got) != len(expected):
+            errors.append(f"{where}: length {len(got)} != expected {len(expected)}")
+            return errors
+        for i, (g, e) in enumerate(zip(got, expected)):
+            compare(g, e, atol=atol, rtol=rtol, path=path + [i], tolerance=tolerance, errors=errors)
+        return errors
+    if isinstance(expected, bool) or expected is None or isinstance(expected, str):
+        if got != expected:
+            errors.append(f"{where}: {got!r} != expected {expected!r}")
+        return errors
+    if isinstance(expected, int):
+        if isinstance(got, torch.Tensor):
+            got = got.item()
+        if got != expected:
+            errors.append(f"{where}: {got!r} != expected {expected!r}")
+        return errors
+    if isinstance(expected, float):
+        if isinstance(got, torch.Tensor):
+            got = got.item()
+        try:
+            g = float(got)
+        except (TypeError, ValueError):
+            errors.append(f"{where}: expected float {expected!r}, got {got!r}")
+            return errors
+        if math.isnan(expected) and math.isnan(g):
+            return errors
+        if not abs(g - expected) <= a_tol + r_tol * abs(expected):
+            errors.append(f"{where}: {g!r} != expected {expected!r} (atol {a_tol:g}, rtol {r_tol:g})")
+        return errors
+    if got != expected:
+        errors.append(f"{where}: {got!r} != expected {expected!r}")
+    return errors
+
+
+def assert_matches(
+    got: Any,
+    expected: Any,
+    *,
+    atol: float,
+    rtol: float,
+    path: Sequence[Any] = (),
+    tolerance: Callable[[Sequence[Any]], tuple[float, float]] | None = None,
+    context: str = "",
+) -> None:
+    """Raise AssertionError listing every mismatch (see :func:`compare`)."""
+    errors = compare(got, expected, atol=atol, rtol=rtol, path=path, tolerance=tolerance)
+    if errors:
+        head = f"{context}: " if context else ""
+        shown = "\n  ".join(errors[:30])
+        more = f"\n  ... and {len(errors) - 30} more" if len(errors) > 30 else ""
+        raise AssertionError(f"{head}{len(errors)} mismatch(es):\n  {shown}{more}")
