@@ -32,6 +32,8 @@ from typing import Any, Iterator, Mapping, Optional
 import torch
 import torch.distributed as dist
 
+from videokd.comm import all_gather_cat, all_reduce_mean, all_reduce_sum, barrier, is_distributed
+
 __all__ = [
     "DistInfo",
     "init_distributed",
@@ -278,39 +280,6 @@ def distributed_session(device: Optional[str] = None, **kwargs: Any) -> Iterator
         shutdown()
 
 
-def is_distributed() -> bool:
-    """True when a process group with more than one rank is initialised."""
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def barrier() -> None:
-    if is_distributed():
-        dist.barrier()
-
-
-def _comm_device() -> torch.device:
-    # NCCL only moves CUDA tensors, gloo wants CPU ones
-    if dist.get_backend() == "nccl":
-        return torch.device("cuda", torch.cuda.current_device())
-    return torch.device("cpu")
-
-
-def all_reduce_sum(tensor: torch.Tensor) -> torch.Tensor:
-    """Sum over ranks, returned as a new tensor on ``tensor``'s device (the input itself when single-process)."""
-    if not is_distributed():
-        return tensor
-    out = tensor.detach().to(_comm_device(), copy=True)
-    dist.all_reduce(out, op=dist.ReduceOp.SUM)
-    return out.to(tensor.device)
-
-
-def all_reduce_mean(tensor: torch.Tensor) -> torch.Tensor:
-    """Mean over ranks (float)."""
-    if not is_distributed():
-        return tensor
-    return all_reduce_sum(tensor.float()) / dist.get_world_size()
-
-
 def reduce_metrics(metrics: Mapping[str, Any], *, weight: Optional[float] = None) -> dict[str, float]:
     """Average a dict of scalars over ranks with a single all-reduce.
 
@@ -375,13 +344,8 @@ def gather_exact(local: torch.Tensor, n_total: int) -> torch.Tensor:
         )
     if world == 1:
         return local
-    device = _comm_device()
-    longest = len(range(0, n_total, world))
-    padded = local.detach().new_zeros((longest, *local.shape[1:])).to(device)
-    padded[: local.shape[0]] = local.detach().to(device)
-    parts = [torch.empty_like(padded) for _ in range(world)]
-    dist.all_gather(parts, padded)
-    # rows of rank r are samples r, r+W, ...: stacking (longest, W) and flattening interleaves them
-    stacked = torch.stack(parts, dim=1).reshape(longest * world, *local.shape[1:])
-    return stacked[:n_total].to(local.device)
-
+    gathered = all_gather_cat(local)  # rank 0's rows, then rank 1's, ...
+    order = torch.cat([torch.arange(r, n_total, world, device=gathered.device) for r in range(world)])
+    out = torch.empty_like(gathered)
+    out[order] = gathered
+    return out

@@ -18,7 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from videokd.metrics.distributed import all_reduce_sum, world_size
+from videokd.comm import all_reduce_sum, world_size
 
 __all__ = [
     "MMD_GAMMAS",

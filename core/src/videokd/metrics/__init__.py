@@ -21,7 +21,7 @@ from .classification import (
     topk_hits,
     video_hit_at_k,
 )
-from .distributed import all_gather_cat, all_reduce_max, all_reduce_sum, first_occurrence_mask, is_distributed
+from videokd.comm import all_gather_cat, all_reduce_max, all_reduce_sum, first_occurrence_mask, is_distributed
 from .probe import linear_svm_probe
 from .retrieval import (
     RetrievalAccumulator,

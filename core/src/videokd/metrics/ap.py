@@ -12,7 +12,7 @@ from typing import Optional
 
 import torch
 
-from .distributed import all_gather_cat, first_occurrence_mask
+from videokd.comm import all_gather_cat, first_occurrence_mask
 
 __all__ = ["average_precision", "mean_average_precision", "roc_auc", "mean_roc_auc", "APAccumulator"]
 

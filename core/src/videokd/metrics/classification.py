@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 import torch
 
-from .distributed import all_reduce_max, all_reduce_sum, first_occurrence_mask
+from videokd.comm import all_reduce_max, all_reduce_sum, first_occurrence_mask
 
 __all__ = [
     "topk_hits",

@@ -21,7 +21,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from .distributed import all_gather_cat, first_occurrence_mask, is_distributed
+from videokd.comm import all_gather_cat, first_occurrence_mask, is_distributed
 
 __all__ = [
     "prvr_ground_truth",

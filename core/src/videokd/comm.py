@@ -1,4 +1,10 @@
-"""Cross-rank reduction for metrics, without double counting.
+"""Collectives shared by the engine, the metrics and the losses (one implementation each).
+
+Every function is a no-op (returns its input) without an initialised process group with more
+than one rank, and takes an optional ``group``. NCCL groups communicate on the current CUDA
+device, gloo groups on the CPU; results come back on the input's device.
+
+Metrics without double counting:
 
 Under DDP every rank evaluates its own shard; ``DistributedSampler`` pads the last shard with
 repeats of samples from the start so all ranks have equal length, which silently double counts
@@ -14,7 +20,10 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 
-__all__ = ["is_distributed", "world_size", "all_reduce_sum", "all_reduce_max", "all_gather_cat", "first_occurrence_mask"]
+__all__ = [
+    "is_distributed", "world_size", "rank", "barrier", "all_reduce_sum", "all_reduce_mean", "all_reduce_max",
+    "all_gather_cat", "first_occurrence_mask",
+]
 
 
 def is_distributed(group: Optional[object] = None) -> bool:
@@ -24,6 +33,15 @@ def is_distributed(group: Optional[object] = None) -> bool:
 
 def world_size(group: Optional[object] = None) -> int:
     return dist.get_world_size(group) if is_distributed(group) else 1
+
+
+def rank(group: Optional[object] = None) -> int:
+    return dist.get_rank(group) if is_distributed(group) else 0
+
+
+def barrier(group: Optional[object] = None) -> None:
+    if is_distributed(group):
+        dist.barrier(group=group)
 
 
 def _comm_device(group: Optional[object]) -> torch.device:
@@ -40,6 +58,13 @@ def all_reduce_sum(tensor: torch.Tensor, *, group: Optional[object] = None) -> t
     out = tensor.detach().to(_comm_device(group), copy=True)
     dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
     return out.to(tensor.device)
+
+
+def all_reduce_mean(tensor: torch.Tensor, *, group: Optional[object] = None) -> torch.Tensor:
+    """Mean of ``tensor`` over ranks (as float); the input when not distributed."""
+    if not is_distributed(group):
+        return tensor
+    return all_reduce_sum(tensor.float(), group=group) / dist.get_world_size(group)
 
 
 def all_reduce_max(tensor: torch.Tensor, *, group: Optional[object] = None) -> torch.Tensor:
