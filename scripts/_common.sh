@@ -17,12 +17,20 @@ die() { printf '[videokd] error: %s\n' "$*" >&2; exit 1; }
 configure_local_index() {
   [ -n "${UV_EXTRA_INDEX_URL:-}${UV_FIND_LINKS:-}" ] && return 0
   command -v "$PYTHON_BASE" >/dev/null 2>&1 || return 0
-  local extra links cons
-  extra=$("$PYTHON_BASE" -m pip config get global.extra-index-url 2>/dev/null || true)
-  links=$("$PYTHON_BASE" -m pip config get global.find-links 2>/dev/null || true)
-  cons=$("$PYTHON_BASE" -m pip config get global.constraint 2>/dev/null || true)
+  local extra links cons listing
+  # `pip config list` prints every file's and the environment's settings as key='value' lines
+  # (`pip config get` misses some of them)
+  listing=$("$PYTHON_BASE" -m pip config list 2>/dev/null || true)
+  pip_setting() { printf '%s\n' "$listing" | sed -n "s/^[^=]*\.$1='\(.*\)'\$/\1/p" | head -n 1; }
+  extra=$(pip_setting extra-index-url)
+  links=$(pip_setting find-links)
+  cons=$(pip_setting constraint)
   if [ -n "$extra" ]; then
-    export UV_EXTRA_INDEX_URL="$(echo "$extra" | tr '\n' ' ')"
+    # uv takes each version from the FIRST index that has it (pip merges them all). Here the
+    # later-listed mirror holds the platform wheels (e.g. soundfile with its bundled libsndfile)
+    # while the first holds pure-Python fallbacks of the same versions, so hand them to uv in
+    # reverse order.
+    export UV_EXTRA_INDEX_URL="$(echo "$extra" | tr ' ' '\n' | sed '/^$/d' | tac | tr '\n' ' ')"
     export UV_INDEX_STRATEGY=unsafe-best-match
   fi
   if [ -n "$links" ] && [ -d "$links" ]; then export UV_FIND_LINKS="$links"; fi

@@ -75,15 +75,17 @@ def _worker(rank: int, init_file: str, queue) -> None:
         queue.put((rank, traceback.format_exc()))
 
 
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(300)
 def test_two_process_gloo_reduction(tmp_path) -> None:
-    ctx = mp.get_context("fork")
+    # spawn, not fork: forking a process whose OpenMP/intra-op thread pools already ran (earlier
+    # tests) can deadlock the child
+    ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     init_file = os.fspath(tmp_path / "init")
     procs = [ctx.Process(target=_worker, args=(r, init_file, queue)) for r in range(WORLD)]
     for p in procs:
         p.start()
-    results = dict(queue.get(timeout=100) for _ in range(WORLD))
+    results = dict(queue.get(timeout=240) for _ in range(WORLD))
     for p in procs:
         p.join(timeout=30)
     for rank, res in results.items():
