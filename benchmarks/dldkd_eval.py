@@ -1,0 +1,145 @@
+#!/usr/bin/env python
+"""DL-DKD speed on this machine: full text-to-video evaluation at TVR / ActivityNet test size with
+random features and a randomly initialised model at the paper's dims, and one training step at
+the paper's batch (128 videos).
+
+    python benchmarks/dldkd_eval.py [--sizes tvr activitynet] [--frames realistic|max]
+                                                    [--train-step] [--out FILE.json]
+
+``--frames realistic`` draws per-video frame counts around the real feature lengths (TVR ~51,
+ActivityNet ~60 1.5-s clips, clipped to [8, 128]); ``max`` gives every video 128 frames (the
+upper bound the spec's cost table uses). Results go to ``benchmarks/results/dldkd_eval.json``
+beside this script unless ``--out`` says otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from dldkd.evaluate import evaluate_model
+from dldkd.losses import DLDKDLoss
+from dldkd.model import build_model
+from dldkd.train import build_optimizer
+
+SIZES = {  # (queries, videos, Dv, Dq, mean frames)
+    "tvr": (10_895, 2_179, 3072, 768, 51),
+    "activitynet": (15_753, 4_430, 1024, 1024, 60),
+    "charades": (3_720, 1_334, 1024, 1024, 30),
+}
+
+
+def _lengths(n: int, mean: int, mode: str, g: torch.Generator) -> torch.Tensor:
+    if mode == "max":
+        return torch.full((n,), 128, dtype=torch.long)
+    return (torch.randn(n, generator=g) * mean * 0.4 + mean).round().long().clamp(8, 128)
+
+
+def _video_batches(n: int, dv: int, lengths: torch.Tensor, bsz: int, g: torch.Generator):
+    # as the package's eval loader: longest first, each batch padded to its own longest video
+    order = torch.argsort(lengths, descending=True, stable=True)
+    for s in range(0, n, bsz):
+        idx = order[s:s + bsz]
+        ln = lengths[idx]
+        length = int(ln.max())
+        mask = (torch.arange(length)[None] < ln[:, None]).float()
+        feats = torch.nn.functional.normalize(torch.randn(len(ln), length, dv, generator=g), dim=-1) * mask[..., None]
+        yield {"frame_videos": feats, "videos_mask": mask, "idxs": idx.tolist()}
+
+
+def _query_batches(n: int, dq: int, bsz: int, g: torch.Generator):
+    # RoBERTa token counts of real captions: about 10-30 (TVR median ~17)
+    lengths = torch.randint(8, 31, (n,), generator=torch.Generator().manual_seed(1))
+    order = torch.argsort(lengths, descending=True, stable=True)
+    for s in range(0, n, bsz):
+        idx = order[s:s + bsz]
+        ln = lengths[idx]
+        length = int(ln.max())
+        mask = (torch.arange(length)[None] < ln[:, None]).float()
+        feats = torch.nn.functional.normalize(torch.randn(len(idx), length, dq, generator=g), dim=-1) * mask[..., None]
+        yield {"target": feats, "words_mask": mask, "idxs": idx.tolist()}
+
+
+def bench_eval(name: str, frames: str) -> dict:
+    nq, nv, dv, dq, mean = SIZES[name]
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = build_model(visual_input_size=dv, query_input_size=dq).eval()
+    lengths = _lengths(nv, mean, frames, g)
+    vids = [f"v{i}" for i in range(nv)]
+    qids = [f"v{i % nv}#enc#{i}" for i in range(nq)]
+    t0 = time.perf_counter()
+    res = evaluate_model(model, _video_batches(nv, dv, lengths, 200, g), _query_batches(nq, dq, 50, g),
+                         video_ids=vids, query_ids=qids, keep_scores=False)
+    total = time.perf_counter() - t0
+    # the random-feature generation happens inside the encode phases; time it alone to subtract
+    t1 = time.perf_counter()
+    for _ in _video_batches(nv, dv, lengths, 200, g):
+        pass
+    for _ in _query_batches(nq, dq, 50, g):
+        pass
+    gen = time.perf_counter() - t1
+    return {"split": name, "queries": nq, "videos": nv, "frames": frames, "total_frames": int(lengths.sum()),
+            "seconds_total": total - gen, "seconds_random_input_generation_excluded": gen,
+            "phases_s": res.timings, "fused_sumr_random_model": res.metrics["fused"]["sumr"]}
+
+
+def bench_train_step(name: str = "tvr", steps: int = 3) -> dict:
+    _, _, dv, dq, mean = SIZES[name]
+    g = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    model = build_model(visual_input_size=dv, query_input_size=dq).train()
+    crit = DLDKDLoss(margin=0.1, hard_pool_size=20)
+    opt = build_optimizer(model.named_parameters(), lr=2.5e-4, warmup=0.01, t_total=1000)
+    b, caps = 128, 5
+    lengths = _lengths(b, mean, "realistic", g)
+    length = int(lengths.max())
+    vm = (torch.arange(length)[None] < lengths[:, None]).float()
+    v = torch.randn(b, length, dv, generator=g) * vm[..., None]
+    nq = b * caps
+    tm = (torch.arange(30)[None] < torch.randint(8, 31, (nq,), generator=g)[:, None]).float()
+    t = torch.randn(nq, 30, dq, generator=g) * tm[..., None]
+    labels = torch.arange(b).repeat_interleave(caps)
+    tt, tv = torch.randn(nq, 512, generator=g), torch.randn(b, length, 512, generator=g) * vm[..., None]
+    times = []
+    for _ in range(steps + 1):
+        t0 = time.perf_counter()
+        out = crit(model(v, vm, t, tm), videos_mask=vm, labels=labels, teacher_text=tt, teacher_video=tv, kd_coefficient=0.1)
+        out["loss_overall"].backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - t0)
+    return {"split": name, "videos_per_batch": b, "captions_per_batch": nq, "padded_frames": length,
+            "seconds_per_step": sorted(times[1:])[len(times[1:]) // 2], "first_step_s": times[0]}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", nargs="+", default=["tvr", "activitynet"], choices=sorted(SIZES))
+    p.add_argument("--frames", default="realistic", choices=["realistic", "max"])
+    p.add_argument("--train-step", action="store_true")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "dldkd_eval.json")
+    args = p.parse_args()
+    info = {"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
+            "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+            "load_avg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None}
+    results = {"info": info, "eval": [], "train_step": None}
+    for name in args.sizes:
+        r = bench_eval(name, args.frames)
+        print(json.dumps(r), flush=True)
+        results["eval"].append(r)
+    if args.train_step:
+        results["train_step"] = bench_train_step()
+        print(json.dumps(results["train_step"]), flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""End to end on the synthetic PRVR dataset (core generator, TVR layout): the entry scripts
+do_tvr.sh (train with early stopping) and do_test.sh (table, ranks, metrics JSON), and a
+DL-DKD++ (--label_style soft) run through the Python API."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from videokd.data.synthetic import make_prvr_dataset
+
+PKG = Path(__file__).resolve().parents[1]
+SMALL = ["--B_hidden_size", "32", "--A_hidden_size", "32", "--bsz", "16", "--lr", "0.001", "--num_workers", "0",
+         "--device", "cpu", "--max_es_cnt", "1", "--n_epoch", "8"]
+
+
+def _env() -> dict:
+    env = dict(os.environ, OMP_NUM_THREADS="2", DLDKD_PYTHON=sys.executable)
+    env.pop("NPROC", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def prvr_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("e2e")
+    # real TVR text width (768) so do_tvr.sh's --q_feat_size 768 applies unchanged
+    make_prvr_dataset(root, name="tvr", n_videos=(60, 20, 20), v_dim=32, clip_dim=32, seed=0)
+    return root
+
+
+@pytest.mark.slow
+def test_do_tvr_then_do_test(prvr_root: Path, tmp_path: Path) -> None:
+    run = subprocess.run(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *SMALL], cwd=tmp_path, env=_env(),
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    runs = list((prvr_root / "tvr" / "results").iterdir())
+    assert len(runs) == 1 and runs[0].name.startswith("tvr-double_kl_exponential_decay_k0.95_loss_scale_weight0.1-")
+    rd = runs[0]
+    for name in ("opt.json", "model.ckpt", "train.log.txt", "performance.log", "metrics.jsonl", "eval_test_metrics.json"):
+        assert (rd / name).is_file(), name
+    assert list(rd.glob("events.out.tfevents.*")) and list((rd / "eval").glob("val_epoch_*.json"))
+    opt = json.loads((rd / "opt.json").read_text())
+    assert opt["q_feat_size"] == 768 and opt["margin"] == 0.1 and opt["decay_way"] == 1 and opt["use_clip"] is True
+    ckpt = torch.load(rd / "model.ckpt", weights_only=True)  # plain data
+    epochs = (rd / "train.log.txt").read_text().count("[Epoch]")
+    assert 1 <= epochs <= 8 and ckpt["epoch"] < epochs
+    if epochs < 8:  # early stopping: patience 1 means two non-improving epochs after the best
+        assert "Early Stop" in (rd / "train.log.txt").read_text() and epochs == ckpt["epoch"] + 3
+
+    # do_test.sh on a renamed run dir, from another working directory
+    renamed = rd.with_name("my_model")
+    rd.rename(renamed)
+    test = subprocess.run(["bash", str(PKG / "do_test.sh"), "tvr", "i3d_resnet", str(prvr_root), "my_model", "--device", "cpu"],
+                          cwd="/", env=_env(), capture_output=True, text=True, timeout=300)
+    assert test.returncode == 0, test.stdout[-3000:] + test.stderr[-3000:]
+    row = re.search(r"^fused\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", test.stdout, re.M)
+    assert row, test.stdout
+    sumr = float(row.group(5))
+    # a random ranking of 20 videos gives 100 * (1 + 5 + 10 + 20) / 20 = 180 in expectation
+    assert sumr > 230, test.stdout
+    metrics = json.loads((renamed / "eval_test_metrics.json").read_text())
+    assert metrics["metrics"]["fused"]["sumr"] == pytest.approx(sumr, abs=0.05)
+    ranks = (renamed / "eval_test_ranks.tsv").read_text().splitlines()
+    assert len(ranks) == 1 + metrics["n_queries"]
+
+
+@pytest.mark.slow
+def test_missing_data_gives_a_message_not_a_traceback(tmp_path: Path) -> None:
+    run = subprocess.run(["bash", str(PKG / "do_activitynet.sh"), str(tmp_path)], env=_env(), capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "activitynet data is not under" in run.stderr and "make_synthetic.py activitynet-prvr" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.slow
+def test_dldkd_pp_soft_labels_train(prvr_root: Path, tmp_path: Path) -> None:
+    from dldkd.config import parse_train_options
+    from dldkd.train import run_training
+
+    opt = parse_train_options(["--root_path", str(prvr_root), "--collection", "tvr", "--visual_feature", "i3d_resnet",
+                               "--q_feat_size", "768", "--results_root", str(tmp_path), "--exp_id", "pp",
+                               "--label_style", "soft", "--distill_loss_decay", "exp", "--use_clip", "--double_branch",
+                               *SMALL[:-4], "--n_epoch", "2", "--max_es_cnt", "-1"])
+    out = run_training(opt)
+    assert out["epochs_done"] == 2 and out["test_metrics"]["fused"]["sumr"] > 0
+    ckpt = torch.load(Path(out["results_dir"]) / "model.ckpt", weights_only=True)
+    assert ckpt["model_cfg"]["share_query_input_proj"] is False
