@@ -57,3 +57,16 @@ def test_prefix_tolerance_longest_prefix_wins_with_and_without_indices():
 def test_assert_matches_lists_every_mismatch():
     with pytest.raises(AssertionError, match="2 mismatch"):
         assert_matches({"a": 1.0, "b": [2.0]}, {"a": 2.0, "b": [3.0]}, atol=0, rtol=0)
+
+
+def test_paper_packages_imported_by_sees_cross_imports(tmp_path, monkeypatch):
+    # a fake paper package that reaches into another one must be reported
+    (tmp_path / "kiclip").mkdir()
+    (tmp_path / "kiclip" / "__init__.py").write_text("import dldkd\n")
+    (tmp_path / "dldkd").mkdir()
+    (tmp_path / "dldkd" / "__init__.py").write_text("")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    from videokd.testing import paper_packages_imported_by
+
+    assert paper_packages_imported_by("kiclip") == ["dldkd"]
+    assert paper_packages_imported_by("dldkd") == []

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable
@@ -24,7 +26,28 @@ __all__ = [
     "compare",
     "assert_matches",
     "prefix_tolerance",
+    "PAPER_PACKAGES",
+    "paper_packages_imported_by",
 ]
+
+#: the import names of the five paper packages (none may import another)
+PAPER_PACKAGES = ("kiclip", "kd2d3d", "dldkd", "tdsclip", "xkd")
+
+
+def paper_packages_imported_by(package: str) -> list[str]:
+    """The other paper packages' modules that ``import package`` loads, in a fresh interpreter.
+
+    Packages depend on videokd-core only; a non-empty answer means one reaches into another.
+    """
+    others = sorted(set(PAPER_PACKAGES) - {package})
+    code = (
+        f"import sys, {package}\n"
+        f"print('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] in {others!r})))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise AssertionError(f"import {package} failed:\n{out.stderr}")
+    return [line for line in out.stdout.splitlines() if line]
 
 
 def parity_root(start: str | os.PathLike | None = None) -> Path:

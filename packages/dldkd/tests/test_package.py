@@ -1,34 +1,23 @@
-"""The dldkd distribution installs on its own over videokd-core and imports nothing of the other packages."""
+"""The dldkd distribution installs on its own over videokd-core and imports no other paper package."""
 import importlib
-import subprocess
-import sys
+from importlib.metadata import version
 
 import pytest
 
-OTHERS = sorted({"kiclip", "kd2d3d", "dldkd", "tdsclip", "xkd"} - {"dldkd"})
+import dldkd
+from videokd.compat import install_pytorchvideo_shim
+from videokd.testing import paper_packages_imported_by
 
 
 def test_imports_alone_without_other_packages():
-    code = (
-        "import sys, dldkd, videokd; "
-        "print(','.join(m for m in sys.modules if m.split('.')[0] in %r))" % set(OTHERS)
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "", f"dldkd pulled in other packages: {out.stdout}"
+    assert paper_packages_imported_by("dldkd") == []
 
 
 def test_version_matches_distribution_metadata():
-    from importlib.metadata import version
-
-    import dldkd
-
-    assert dldkd.__version__ == version("videokd-dldkd")
-    assert version("videokd-core")
+    assert dldkd.__version__ == version("videokd-dldkd") and version("videokd-core")
 
 
 @pytest.mark.parametrize("module", ["easydict", "h5py"])
 def test_declared_dependencies_import(module):
-    from videokd.compat import install_pytorchvideo_shim
-
     install_pytorchvideo_shim()  # pytorchvideo 0.1.5 needs the functional_tensor alias
-    importlib.import_module(module if module != "pytorchvideo" else "pytorchvideo.transforms")
+    importlib.import_module("pytorchvideo.transforms" if module == "pytorchvideo" else module)

@@ -1,34 +1,23 @@
-"""The xkd distribution installs on its own over videokd-core and imports nothing of the other packages."""
+"""The xkd distribution installs on its own over videokd-core and imports no other paper package."""
 import importlib
-import subprocess
-import sys
+from importlib.metadata import version
 
 import pytest
 
-OTHERS = sorted({"kiclip", "kd2d3d", "dldkd", "tdsclip", "xkd"} - {"xkd"})
+import xkd
+from videokd.compat import install_pytorchvideo_shim
+from videokd.testing import paper_packages_imported_by
 
 
 def test_imports_alone_without_other_packages():
-    code = (
-        "import sys, xkd, videokd; "
-        "print(','.join(m for m in sys.modules if m.split('.')[0] in %r))" % set(OTHERS)
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "", f"xkd pulled in other packages: {out.stdout}"
+    assert paper_packages_imported_by("xkd") == []
 
 
 def test_version_matches_distribution_metadata():
-    from importlib.metadata import version
-
-    import xkd
-
-    assert xkd.__version__ == version("videokd-xkd")
-    assert version("videokd-core")
+    assert xkd.__version__ == version("videokd-xkd") and version("videokd-core")
 
 
 @pytest.mark.parametrize("module", ["einops", "soundfile", "torchaudio", "sklearn"])
 def test_declared_dependencies_import(module):
-    from videokd.compat import install_pytorchvideo_shim
-
     install_pytorchvideo_shim()  # pytorchvideo 0.1.5 needs the functional_tensor alias
-    importlib.import_module(module if module != "pytorchvideo" else "pytorchvideo.transforms")
+    importlib.import_module("pytorchvideo.transforms" if module == "pytorchvideo" else module)
