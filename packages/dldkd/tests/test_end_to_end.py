@@ -91,3 +91,31 @@ def test_dldkd_pp_soft_labels_train(prvr_root: Path, tmp_path: Path) -> None:
     assert out["epochs_done"] == 2 and out["test_metrics"]["fused"]["sumr"] > 0
     ckpt = torch.load(Path(out["results_dir"]) / "model.ckpt", weights_only=True)
     assert ckpt["model_cfg"]["share_query_input_proj"] is False
+
+
+@pytest.mark.slow
+def test_resume_continues_an_interrupted_run(prvr_root: Path, tmp_path: Path) -> None:
+    """--resume RUN_DIR picks up checkpoints/last.pt: the second invocation trains only the missing
+    epochs, in the same run dir, and the metrics log has every step exactly once."""
+    root = tmp_path / "runs"
+    base = [*SMALL, "--max_es_cnt", "-1", "--results_root", str(root), "--exp_id", "resume"]
+    first = subprocess.run(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--n_epoch", "2"],
+                           env=_env(), capture_output=True, text=True, timeout=600)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    (rd,) = list(root.iterdir())
+    assert torch.load(rd / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 2
+    steps_first = [json.loads(line)["step"] for line in (rd / "metrics.jsonl").read_text().splitlines()]
+
+    again = subprocess.run(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--n_epoch", "3", "--resume", rd.name],
+                           env=_env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert list(root.iterdir()) == [rd], "resume must not start a new run dir"
+    assert torch.load(rd / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3
+    records = [json.loads(line) for line in (rd / "metrics.jsonl").read_text().splitlines()]
+    train_steps = [r["step"] for r in records if any(k.startswith("train/") for k in r)]
+    assert len(train_steps) == len(set(train_steps)), "a step was trained twice"
+    assert max(r["step"] for r in records) > max(steps_first)
+
+    missing = subprocess.run(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--resume", "nope"],
+                             env=_env(), capture_output=True, text=True, timeout=120)
+    assert missing.returncode != 0 and "no checkpoint to resume from" in missing.stderr

@@ -101,6 +101,10 @@ def build_parser(mode: str = "train") -> argparse.ArgumentParser:
     a("--debug", action="store_true", help="results under debug_results, no workers, 4 batches, 1 epoch, no final test")
     a("--results_root", type=str, default=None, help="where run dirs go (default: <root_path>/<collection>/results)")
     a("--exp_id", type=str, default=None, help="run name; default: built from the flags like the ICCV code")
+    if mode == "train":
+        a("--resume", type=str, default=None,
+          help="continue an interrupted run from its checkpoints/last.pt: the run dir (a path, or a name under the "
+               "results root); pass the same flags as the first time")
     a("--seed", type=int, default=2018)
     a("--device", type=str, default="auto", help="auto | cpu | cuda | cuda:N | -1 (CPU) | N (GPU N)")
     a("--device_ids", type=int, nargs="+", default=[0], help="accepted for compatibility; use torchrun for several GPUs")
@@ -258,12 +262,26 @@ def parse_train_options(argv: Optional[Sequence[str]] = None) -> argparse.Namesp
         opt.results_root = str(Path(opt.root_path) / opt.collection / ("debug_results" if opt.debug else "results"))
     if opt.exp_id is None:
         opt.exp_id = auto_exp_id(opt)
-    stamp = time.strftime("%Y_%m_%d_%H_%M_%S")
-    opt.results_dir = str(Path(opt.results_root) / f"{opt.dset_name}-{opt.exp_id}-{stamp}")
+    if opt.resume:
+        opt.results_dir = str(_resolve_resume_dir(opt.resume, Path(opt.results_root)))
+    else:
+        stamp = time.strftime("%Y_%m_%d_%H_%M_%S")
+        opt.results_dir = str(Path(opt.results_root) / f"{opt.dset_name}-{opt.exp_id}-{stamp}")
     set_derived_paths(opt)
     if opt.hard_pool_size > opt.bsz:
         print(f"[dldkd] warning: hard_pool_size {opt.hard_pool_size} > bsz {opt.bsz}", file=sys.stderr)
     return opt
+
+
+def _resolve_resume_dir(resume: str, results_root: Path) -> Path:
+    """The run dir to continue: ``resume`` as a path, else as a name under ``results_root``."""
+    given = Path(resume).expanduser()
+    candidates = [given] if given.is_absolute() else [given, results_root / given]
+    for c in candidates:
+        if (c / "checkpoints" / "last.pt").is_file():
+            return c.resolve()
+    tried = ", ".join(str(c / "checkpoints" / "last.pt") for c in candidates)
+    raise SystemExit(f"--resume {resume!r}: no checkpoint to resume from (looked for {tried})")
 
 
 def set_derived_paths(opt: argparse.Namespace) -> None:
