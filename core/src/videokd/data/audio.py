@@ -1,5 +1,9 @@
-"""Audio: tracks of media files through PyAV, wav/flac through soundfile, resampling and
-log-mel spectrograms (torch STFT + torchaudio's mel filterbank, every parameter from config).
+"""Audio: tracks of media files through PyAV, wav/flac through soundfile, band-limited sinc
+resampling and log-mel spectrograms (torch STFT + mel filterbank, every parameter from config).
+
+Plain torch throughout: :func:`resample` and :func:`mel_filterbank` reproduce
+``torchaudio.functional.resample`` (defaults) and ``torchaudio.functional.melscale_fbanks`` to
+float32 rounding, without importing torchaudio, whose wheels must match torch's CUDA build exactly.
 
 Waveforms are float32 ``(C, N)`` tensors (channels first). The XKD front end is
 :class:`LogMel` with its defaults (n_fft 1024, hop 143, 80 Slaney mels, reflect padding, ``ln``
@@ -8,6 +12,8 @@ augmentation is :func:`spectrogram_resize_crop`.
 """
 from __future__ import annotations
 
+import functools
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,13 +98,63 @@ def _open_av(p: Path):
         raise AudioDecodeError(p, f"FFmpeg could not open it ({err})") from err
 
 
-def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int) -> torch.Tensor:
-    """Band-limited sinc resampling of ``(..., N)`` (torchaudio)."""
-    if orig_rate == new_rate:
-        return waveform
-    import torchaudio.functional as AF
+def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int, *, lowpass_filter_width: int = 6,
+             rolloff: float = 0.99) -> torch.Tensor:
+    """Band-limited sinc resampling of a float ``(..., N)`` waveform to ``(..., ceil(N * new / orig))``.
 
-    return AF.resample(waveform, orig_rate, new_rate)
+    Each output sample is a Hann-windowed sinc interpolation of the input, low-passed at ``rolloff``
+    times the lower of the two Nyquist frequencies, the window reaching ``lowpass_filter_width``
+    zero crossings either side. Same kernel and output as ``torchaudio.functional.resample``
+    (``sinc_interp_hann``). The signal is taken as zero outside ``[0, N)``, so outputs within about
+    ``lowpass_filter_width`` samples of the lower rate from either end see that padding.
+    """
+    orig, new = _check_rate("orig_rate", orig_rate), _check_rate("new_rate", new_rate)
+    if not waveform.is_floating_point():
+        raise TypeError(f"resample: waveform must be a floating-point tensor, got {waveform.dtype}")
+    if lowpass_filter_width <= 0 or not 0 < rolloff <= 1:
+        raise ValueError(f"resample: need lowpass_filter_width > 0 and 0 < rolloff <= 1, "
+                         f"got {lowpass_filter_width} and {rolloff}")
+    if orig == new:
+        return waveform
+    g = math.gcd(orig, new)
+    orig, new = orig // g, new // g  # one period = `orig` inputs -> `new` outputs
+    kernel, width = _sinc_resample_kernel(orig, new, int(lowpass_filter_width), float(rolloff), waveform.dtype)
+    kernel = kernel.to(waveform.device)
+    lead, n = waveform.shape[:-1], waveform.shape[-1]
+    x = F.pad(waveform.reshape(-1, 1, n), (width, width + orig))
+    # one strided conv gives, for every period b, the `new` phases: (B, new, periods)
+    y = F.conv1d(x, kernel, stride=orig)
+    y = y.transpose(1, 2).reshape(x.shape[0], -1)[:, :-(-new * n // orig)]
+    return y.reshape(*lead, y.shape[-1])
+
+
+def _check_rate(name: str, rate: int | float) -> int:
+    if isinstance(rate, bool) or not float(rate).is_integer() or rate <= 0:
+        raise ValueError(f"resample: {name} must be a positive integer number of Hz, got {rate!r}")
+    return int(rate)
+
+
+@functools.lru_cache(maxsize=32)
+def _sinc_resample_kernel(orig: int, new: int, lowpass_filter_width: int, rolloff: float,
+                          dtype: torch.dtype) -> tuple[torch.Tensor, int]:
+    """Polyphase kernel ``(new, 1, 2 * width + orig)`` for gcd-reduced rates, and ``width``.
+
+    Row ``j`` makes output ``j / new`` of a period from inputs ``(k - width) / orig`` (time in
+    periods), weighting each by ``h(d) = (fc / orig) sinc(fc d) cos^2(pi fc d / (2 L))`` for
+    ``|fc d| <= L`` and 0 beyond, with ``d`` the input-minus-output time, ``fc = rolloff * min(orig,
+    new)`` and ``L = lowpass_filter_width``. The offsets are built in ``dtype`` with torchaudio's
+    operation order (input time / orig minus output time / new, then times fc): in float32 that
+    rounding moves taps by up to ~2e-5 from the exact kernel, and matching it keeps the outputs
+    equal to torchaudio's (float64 input gives the exact kernel).
+    """
+    cutoff = min(orig, new) * rolloff
+    width = math.ceil(lowpass_filter_width * orig / cutoff)  # taps each side reaching L zero crossings
+    t_in = torch.arange(-width, width + orig, dtype=dtype) / orig
+    t_out = torch.arange(new, dtype=dtype)[:, None] / new
+    x = (t_in - t_out) * cutoff  # distance in zero crossings of the low-pass sinc
+    window = torch.cos(x * (math.pi / (2 * lowpass_filter_width))).square()
+    kernel = torch.where(x.abs() <= lowpass_filter_width, torch.sinc(x) * window, torch.zeros((), dtype=dtype))
+    return kernel.mul_(cutoff / orig)[:, None], width
 
 
 def read_audio(
@@ -196,14 +252,58 @@ def prepare_waveform(waveform: torch.Tensor, num_samples: int) -> torch.Tensor:
     return x[:, :num_samples] if n >= num_samples else F.pad(x, (0, num_samples - n))
 
 
+# Slaney's mel scale (Auditory Toolbox; librosa's default): linear, 3 mels per 200 Hz, up to
+# 1 kHz (15 mels), then logarithmic with 27 mels per factor 6.4 in frequency.
+_SLANEY_HZ_PER_MEL = 200.0 / 3
+_SLANEY_LOG_START_HZ = 1000.0
+_SLANEY_LOG_START_MEL = _SLANEY_LOG_START_HZ / _SLANEY_HZ_PER_MEL
+_SLANEY_LOG_STEP = math.log(6.4) / 27.0  # ln(Hz ratio) per mel
+
+
+def _hz_to_mel(hz: float, mel_scale: str) -> float:
+    if mel_scale == "htk":  # O'Shaughnessy: 2595 log10(1 + f / 700)
+        return 2595.0 * math.log10(1.0 + hz / 700.0)
+    if hz < _SLANEY_LOG_START_HZ:
+        return hz / _SLANEY_HZ_PER_MEL
+    return _SLANEY_LOG_START_MEL + math.log(hz / _SLANEY_LOG_START_HZ) / _SLANEY_LOG_STEP
+
+
+def _mel_to_hz(mel: torch.Tensor, mel_scale: str) -> torch.Tensor:
+    if mel_scale == "htk":
+        return 700.0 * (10.0 ** (mel / 2595.0) - 1.0)
+    log_part = _SLANEY_LOG_START_HZ * torch.exp(_SLANEY_LOG_STEP * (mel - _SLANEY_LOG_START_MEL))
+    return torch.where(mel >= _SLANEY_LOG_START_MEL, log_part, mel * _SLANEY_HZ_PER_MEL)
+
+
 def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None,
                    norm: str | None = "slaney", mel_scale: str = "slaney") -> torch.Tensor:
-    """Mel filterbank ``(n_mels, n_fft // 2 + 1)``; Slaney scale + area norm matches librosa's default."""
-    import torchaudio.functional as AF
+    """Triangular mel filterbank ``(n_mels, n_fft // 2 + 1)`` float32, to multiply a power spectrum.
 
-    fb = AF.melscale_fbanks(n_fft // 2 + 1, float(f_min), float(f_max if f_max is not None else sample_rate / 2),
-                            n_mels, sample_rate, norm=norm, mel_scale=mel_scale)
-    return fb.T.contiguous()
+    ``n_mels + 2`` edges evenly spaced on the ``mel_scale`` (``"slaney"`` or ``"htk"``) from
+    ``f_min`` to ``f_max`` (default Nyquist); filter ``m`` rises linearly from edge ``m`` to 1 at
+    edge ``m + 1`` and falls to 0 at edge ``m + 2``. ``norm="slaney"`` scales it by ``2 / (f[m + 2]
+    - f[m])`` (unit area). Same values as ``torchaudio.functional.melscale_fbanks(...).T`` (also
+    in float32, and also placing the FFT bins on ``linspace(0, sample_rate // 2)``); the Slaney
+    scale with Slaney norm is librosa's default filterbank.
+    """
+    if mel_scale not in ("slaney", "htk"):
+        raise ValueError(f"mel_filterbank: mel_scale must be 'slaney' or 'htk', got {mel_scale!r}")
+    if norm not in (None, "slaney"):
+        raise ValueError(f"mel_filterbank: norm must be None or 'slaney', got {norm!r}")
+    f_max = float(sample_rate / 2 if f_max is None else f_max)
+    if n_mels <= 0 or n_fft <= 0 or sample_rate <= 0 or not 0 <= f_min < f_max:
+        raise ValueError(f"mel_filterbank: need positive sample_rate, n_fft, n_mels and 0 <= f_min < f_max, got "
+                         f"sample_rate={sample_rate}, n_fft={n_fft}, n_mels={n_mels}, f_min={f_min}, f_max={f_max}")
+    bins = torch.linspace(0, sample_rate // 2, n_fft // 2 + 1)  # (F,) Hz of each rfft bin
+    mels = torch.linspace(_hz_to_mel(float(f_min), mel_scale), _hz_to_mel(f_max, mel_scale), n_mels + 2)
+    edges = _mel_to_hz(mels, mel_scale)[:, None]  # (n_mels + 2, 1) Hz
+    left, centre, right = edges[:-2], edges[1:-1], edges[2:]
+    rising = (bins - left) / (centre - left)
+    falling = (right - bins) / (right - centre)
+    fbank = torch.minimum(rising, falling).clamp_min(0.0)  # (n_mels, F)
+    if norm == "slaney":
+        fbank = fbank * (2.0 / (right - left))
+    return fbank.contiguous()
 
 
 class LogMel(torch.nn.Module):
