@@ -51,13 +51,15 @@ def _comm_device(group: Optional[object]) -> torch.device:
     return torch.device("cpu")
 
 
+def _all_reduce(tensor: torch.Tensor, op: "dist.ReduceOp", group: Optional[object]) -> torch.Tensor:
+    out = tensor.detach().to(_comm_device(group), copy=True)
+    dist.all_reduce(out, op=op, group=group)
+    return out.to(tensor.device)
+
+
 def all_reduce_sum(tensor: torch.Tensor, *, group: Optional[object] = None) -> torch.Tensor:
     """Sum of ``tensor`` over ranks (a new tensor on ``tensor``'s device); the input when not distributed."""
-    if not is_distributed(group):
-        return tensor
-    out = tensor.detach().to(_comm_device(group), copy=True)
-    dist.all_reduce(out, op=dist.ReduceOp.SUM, group=group)
-    return out.to(tensor.device)
+    return _all_reduce(tensor, dist.ReduceOp.SUM, group) if is_distributed(group) else tensor
 
 
 def all_reduce_mean(tensor: torch.Tensor, *, group: Optional[object] = None) -> torch.Tensor:
@@ -69,11 +71,7 @@ def all_reduce_mean(tensor: torch.Tensor, *, group: Optional[object] = None) -> 
 
 def all_reduce_max(tensor: torch.Tensor, *, group: Optional[object] = None) -> torch.Tensor:
     """Element-wise max of ``tensor`` over ranks; the input when not distributed."""
-    if not is_distributed(group):
-        return tensor
-    out = tensor.detach().to(_comm_device(group), copy=True)
-    dist.all_reduce(out, op=dist.ReduceOp.MAX, group=group)
-    return out.to(tensor.device)
+    return _all_reduce(tensor, dist.ReduceOp.MAX, group) if is_distributed(group) else tensor
 
 
 def all_gather_cat(tensor: torch.Tensor, *, group: Optional[object] = None) -> torch.Tensor:

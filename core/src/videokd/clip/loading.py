@@ -9,7 +9,6 @@ there the error says where to get it and which sha256 to expect.
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import warnings
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from .model import CLIP, convert_weights, infer_config
+from .tokenizer import sha256_file
 from .transform import Preprocess
 
 __all__ = [
@@ -75,14 +75,6 @@ def default_download_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "clip"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _resolve(name_or_path: Union[str, os.PathLike], download_root: Union[str, os.PathLike, None]) -> Path:
     path = Path(name_or_path).expanduser()
     if path.is_file():
@@ -101,7 +93,7 @@ def _resolve(name_or_path: Union[str, os.PathLike], download_root: Union[str, os
             f"Download it from {url}\n(sha256 {sha}) and put it there, or pass download_root=/its/folder, "
             "or set VIDEOKD_CLIP_ROOT, or pass the file's path instead of the model name."
         )
-    got = _sha256(target)
+    got = sha256_file(target)
     if got != sha:
         raise ValueError(
             f"{target} has sha256 {got} but {name!r} should be {sha}: the file is incomplete or another "

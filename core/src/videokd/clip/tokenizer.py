@@ -98,7 +98,8 @@ def _clean(text: str) -> str:
     return _WHITESPACE.sub(" ", text.strip()).strip().lower()
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -110,7 +111,7 @@ def _read_merges(path: Path, expected_sha256: str | None) -> list[tuple[str, str
     if not path.is_file():
         raise FileNotFoundError(f"CLIP BPE vocabulary not found: {path}")
     if expected_sha256 is not None:
-        got = _sha256(path)
+        got = sha256_file(path)
         if got != expected_sha256:
             raise ValueError(
                 f"CLIP BPE vocabulary {path} has sha256 {got}, expected {expected_sha256}: the file is "
