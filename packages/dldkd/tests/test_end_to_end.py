@@ -119,3 +119,22 @@ def test_resume_continues_an_interrupted_run(prvr_root: Path, tmp_path: Path) ->
     missing = subprocess.run(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--resume", "nope"],
                              env=_env(), capture_output=True, text=True, timeout=120)
     assert missing.returncode != 0 and "no checkpoint to resume from" in missing.stderr
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_through_do_tvr(prvr_root: Path, tmp_path: Path) -> None:
+    """NPROC=2 runs do_tvr.sh under torchrun (gloo on the CPU): one run dir written by rank 0,
+    a plain-data checkpoint, validation every epoch, and the final test table."""
+    root = tmp_path / "ddp_runs"
+    env = dict(_env(), NPROC="2", OMP_NUM_THREADS="1")
+    run = subprocess.run(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *SMALL, "--n_epoch", "2", "--max_es_cnt", "-1",
+                          "--results_root", str(root), "--exp_id", "ddp"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    (rd,) = list(root.iterdir())
+    ckpt = torch.load(rd / "model.ckpt", weights_only=True)
+    assert ckpt["epoch"] in (0, 1)
+    assert len(list((rd / "eval").glob("val_epoch_*.json"))) == 2
+    assert (rd / "train.log.txt").read_text().count("[Epoch]") == 2
+    assert json.loads((rd / "eval_test_metrics.json").read_text())["metrics"]["fused"]["sumr"] > 0
+    assert "device cpu x2" in run.stdout + run.stderr + (rd / "performance.log").read_text(), "not 2 processes"
