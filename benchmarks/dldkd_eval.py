@@ -40,29 +40,29 @@ def _lengths(n: int, mean: int, mode: str, g: torch.Generator) -> torch.Tensor:
     return (torch.randn(n, generator=g) * mean * 0.4 + mean).round().long().clamp(8, 128)
 
 
-def _video_batches(n: int, dv: int, lengths: torch.Tensor, bsz: int, g: torch.Generator):
-    # as the package's eval loader: longest first, each batch padded to its own longest video
+def _padded_batches(lengths: torch.Tensor, dim: int, bsz: int, g: torch.Generator):
+    """As the package's eval loaders: longest first, each batch padded to its own longest item;
+    yields (features (b, L, dim) L2-normalised and zero-padded, mask (b, L), indices)."""
     order = torch.argsort(lengths, descending=True, stable=True)
-    for s in range(0, n, bsz):
+    for s in range(0, len(lengths), bsz):
         idx = order[s:s + bsz]
         ln = lengths[idx]
         length = int(ln.max())
         mask = (torch.arange(length)[None] < ln[:, None]).float()
-        feats = torch.nn.functional.normalize(torch.randn(len(ln), length, dv, generator=g), dim=-1) * mask[..., None]
-        yield {"frame_videos": feats, "videos_mask": mask, "idxs": idx.tolist()}
+        feats = torch.nn.functional.normalize(torch.randn(len(idx), length, dim, generator=g), dim=-1) * mask[..., None]
+        yield feats, mask, idx.tolist()
+
+
+def _video_batches(n: int, dv: int, lengths: torch.Tensor, bsz: int, g: torch.Generator):
+    for feats, mask, idx in _padded_batches(lengths[:n], dv, bsz, g):
+        yield {"frame_videos": feats, "videos_mask": mask, "idxs": idx}
 
 
 def _query_batches(n: int, dq: int, bsz: int, g: torch.Generator):
     # RoBERTa token counts of real captions: about 10-30 (TVR median ~17)
     lengths = torch.randint(8, 31, (n,), generator=torch.Generator().manual_seed(1))
-    order = torch.argsort(lengths, descending=True, stable=True)
-    for s in range(0, n, bsz):
-        idx = order[s:s + bsz]
-        ln = lengths[idx]
-        length = int(ln.max())
-        mask = (torch.arange(length)[None] < ln[:, None]).float()
-        feats = torch.nn.functional.normalize(torch.randn(len(idx), length, dq, generator=g), dim=-1) * mask[..., None]
-        yield {"target": feats, "words_mask": mask, "idxs": idx.tolist()}
+    for feats, mask, idx in _padded_batches(lengths, dq, bsz, g):
+        yield {"target": feats, "words_mask": mask, "idxs": idx}
 
 
 def bench_eval(name: str, frames: str) -> dict:

@@ -40,6 +40,16 @@ def _length(data: Union[int, Sized]) -> int:
     return int(data) if isinstance(data, int) else len(data)
 
 
+def _shard(num_replicas: Optional[int], rank: Optional[int]) -> tuple[int, int]:
+    """``(world size, rank)``: the given values, else the process group's; checked."""
+    info = get_dist_info()
+    world = info.world_size if num_replicas is None else int(num_replicas)
+    r = info.rank if rank is None else int(rank)
+    if not 0 <= r < world:
+        raise ValueError(f"rank {r} outside [0, {world})")
+    return world, r
+
+
 class DistributedShuffleSampler(Sampler):
     """Per-epoch seeded, rank-sharded, resumable training sampler.
 
@@ -63,12 +73,8 @@ class DistributedShuffleSampler(Sampler):
         drop_last: bool = False,
         with_seeds: bool = False,
     ) -> None:
-        info = get_dist_info()
         self.n = _length(data)
-        self.num_replicas = info.world_size if num_replicas is None else int(num_replicas)
-        self.rank = info.rank if rank is None else int(rank)
-        if not 0 <= self.rank < self.num_replicas:
-            raise ValueError(f"rank {self.rank} outside [0, {self.num_replicas})")
+        self.num_replicas, self.rank = _shard(num_replicas, rank)
         if self.n == 0:
             raise ValueError("DistributedShuffleSampler: the dataset is empty")
         self.shuffle, self.seed, self.drop_last, self.with_seeds = shuffle, int(seed), drop_last, with_seeds
@@ -122,12 +128,8 @@ class ExactDistributedSampler(Sampler):
     """Evaluation sampler: rank ``r`` gets samples ``r, r+W, r+2W, ...`` (no padding, no shuffle)."""
 
     def __init__(self, data: Union[int, Sized], *, num_replicas: Optional[int] = None, rank: Optional[int] = None) -> None:
-        info = get_dist_info()
         self.n = _length(data)
-        self.num_replicas = info.world_size if num_replicas is None else int(num_replicas)
-        self.rank = info.rank if rank is None else int(rank)
-        if not 0 <= self.rank < self.num_replicas:
-            raise ValueError(f"rank {self.rank} outside [0, {self.num_replicas})")
+        self.num_replicas, self.rank = _shard(num_replicas, rank)
 
     def __iter__(self) -> Iterator[int]:
         return iter(range(self.rank, self.n, self.num_replicas))
