@@ -8,6 +8,7 @@ weights, SDPA (flash) attention; the FLOPs of one step are counted once with
 ``torch.utils.flop_counter.FlopCounterMode`` and divided by the measured step time to give the
 achieved TFLOP/s. Results go to ``benchmarks/results/clip_encoder.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,12 @@ RESULTS = Path(__file__).resolve().parent / "results" / "clip_encoder.json"
 def vit_b16(resolution: int) -> clip.VisionTransformer:
     base = clip.MODEL_CONFIGS["ViT-B/16"]
     return clip.VisionTransformer(
-        input_resolution=resolution, patch_size=base.vision_patch_size, width=base.vision_width,
-        layers=base.vision_layers, heads=base.vision_heads, output_dim=base.embed_dim,
+        input_resolution=resolution,
+        patch_size=base.vision_patch_size,
+        width=base.vision_width,
+        layers=base.vision_layers,
+        heads=base.vision_heads,
+        output_dim=base.embed_dim,
     )
 
 
@@ -110,13 +115,26 @@ def main() -> None:
 
     results = {"torch": torch.__version__, "runs": []}
     # the FLOP-counting step doubles as the CPU warm-up (the CPU has no autotuning to settle)
-    cpu = run("cpu", resolution=args.cpu_resolution, batch=args.cpu_batch, warmup=0, iters=args.iters, bf16=False, count_flops=True)
+    cpu = run(
+        "cpu",
+        resolution=args.cpu_resolution,
+        batch=args.cpu_batch,
+        warmup=0,
+        iters=args.iters,
+        bf16=False,
+        count_flops=True,
+    )
     print(json.dumps(cpu))
     results["runs"].append(cpu)
     if torch.cuda.is_available() and not args.cpu_only:
         gpu = run(
-            "cuda", resolution=args.cuda_resolution, batch=args.cuda_batch, warmup=3, iters=5 * args.iters,
-            bf16=True, count_flops=True,
+            "cuda",
+            resolution=args.cuda_resolution,
+            batch=args.cuda_batch,
+            warmup=3,
+            iters=5 * args.iters,
+            bf16=True,
+            count_flops=True,
         )
         print(json.dumps(gpu))
         results["runs"].append(gpu)

@@ -17,6 +17,7 @@ Each case runs for about ``--seconds-per-case`` seconds with torch and FFmpeg re
 thread (the DataLoader gives every worker one core); the file is opened once per clip, as a
 dataset's ``__getitem__`` does. The whole run takes about a minute.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -76,39 +77,75 @@ def main(argv: list[str] | None = None) -> int:
         for t in (8, 16):
             for kind in ("tsn", "dense"):
                 for seek in (True, False):
+
                     def run(t=t, kind=kind, seek=seek):
                         with VideoReader(video) as reader:
                             out = reader.get_frames(_clip_indices(kind, n, t, rng), seek=seek)
                         assert out.shape == (t, height, width, 3)
 
                     clips, elapsed = _time(run, args.seconds_per_case)
-                    results.append({"source": "mp4", "frames_per_clip": t, "sampling": kind,
-                                    "seek": seek, "clips_per_s": clips / elapsed,
-                                    "frames_per_s": clips * t / elapsed})
-                    print(f"mp4    T={t:2d} {kind:5s} {'seek' if seek else 'no seek':7s} "
-                          f"{clips / elapsed:7.2f} clips/s {clips * t / elapsed:8.1f} frames/s", flush=True)
+                    results.append(
+                        {
+                            "source": "mp4",
+                            "frames_per_clip": t,
+                            "sampling": kind,
+                            "seek": seek,
+                            "clips_per_s": clips / elapsed,
+                            "frames_per_s": clips * t / elapsed,
+                        }
+                    )
+                    print(
+                        f"mp4    T={t:2d} {kind:5s} {'seek' if seek else 'no seek':7s} "
+                        f"{clips / elapsed:7.2f} clips/s {clips * t / elapsed:8.1f} frames/s",
+                        flush=True,
+                    )
             for backend in ("torchvision", "pil"):
+
                 def run_folder(t=t, backend=backend):
                     out = FrameFolder(folder, backend=backend, num_frames=n).get_frames(_clip_indices("tsn", n, t, rng))
                     assert out.shape == (t, height, width, 3)
 
                 clips, elapsed = _time(run_folder, args.seconds_per_case)
-                results.append({"source": f"jpg folder ({backend})", "frames_per_clip": t, "sampling": "tsn",
-                                "seek": None, "clips_per_s": clips / elapsed, "frames_per_s": clips * t / elapsed})
-                print(f"jpg    T={t:2d} tsn   {backend:11s} {clips / elapsed:7.2f} clips/s "
-                      f"{clips * t / elapsed:8.1f} frames/s", flush=True)
-        sizes = {"mp4_bytes": video.stat().st_size,
-                 "jpg_folder_bytes": sum(p.stat().st_size for p in folder.iterdir())}
+                results.append(
+                    {
+                        "source": f"jpg folder ({backend})",
+                        "frames_per_clip": t,
+                        "sampling": "tsn",
+                        "seek": None,
+                        "clips_per_s": clips / elapsed,
+                        "frames_per_s": clips * t / elapsed,
+                    }
+                )
+                print(
+                    f"jpg    T={t:2d} tsn   {backend:11s} {clips / elapsed:7.2f} clips/s "
+                    f"{clips * t / elapsed:8.1f} frames/s",
+                    flush=True,
+                )
+        sizes = {"mp4_bytes": video.stat().st_size, "jpg_folder_bytes": sum(p.stat().st_size for p in folder.iterdir())}
     import av
+
     doc = {
         "benchmark": "decode",
-        "video": {"width": width, "height": height, "fps": fps, "frames": n, "codec": "h264 (libx264 crf 23)",
-                  "gop": 25, "b_frames": 2, **sizes},
+        "video": {
+            "width": width,
+            "height": height,
+            "fps": fps,
+            "frames": n,
+            "codec": "h264 (libx264 crf 23)",
+            "gop": 25,
+            "b_frames": 2,
+            **sizes,
+        },
         "threads": 1,
         "seconds_per_case": args.seconds_per_case,
-        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-                    "cpu_count": os.cpu_count(), "python": sys.version.split()[0], "torch": torch.__version__,
-                    "pyav": av.__version__},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "python": sys.version.split()[0],
+            "torch": torch.__version__,
+            "pyav": av.__version__,
+        },
         "results": results,
     }
     out = Path(args.out)

@@ -11,6 +11,7 @@ ActivityNet ~60 1.5-s clips, clipped to [8, 128]); ``max`` gives every video 128
 upper bound the spec's cost table uses). Results go to ``benchmarks/results/dldkd_eval.json``
 beside this script unless ``--out`` says otherwise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,7 +46,7 @@ def _padded_batches(lengths: torch.Tensor, dim: int, bsz: int, g: torch.Generato
     yields (features (b, L, dim) L2-normalised and zero-padded, mask (b, L), indices)."""
     order = torch.argsort(lengths, descending=True, stable=True)
     for s in range(0, len(lengths), bsz):
-        idx = order[s:s + bsz]
+        idx = order[s : s + bsz]
         ln = lengths[idx]
         length = int(ln.max())
         mask = (torch.arange(length)[None] < ln[:, None]).float()
@@ -74,8 +75,14 @@ def bench_eval(name: str, frames: str) -> dict:
     vids = [f"v{i}" for i in range(nv)]
     qids = [f"v{i % nv}#enc#{i}" for i in range(nq)]
     t0 = time.perf_counter()
-    res = evaluate_model(model, _video_batches(nv, dv, lengths, 200, g), _query_batches(nq, dq, 50, g),
-                         video_ids=vids, query_ids=qids, keep_scores=False)
+    res = evaluate_model(
+        model,
+        _video_batches(nv, dv, lengths, 200, g),
+        _query_batches(nq, dq, 50, g),
+        video_ids=vids,
+        query_ids=qids,
+        keep_scores=False,
+    )
     total = time.perf_counter() - t0
     # the random-feature generation happens inside the encode phases; time it alone to subtract
     t1 = time.perf_counter()
@@ -84,9 +91,17 @@ def bench_eval(name: str, frames: str) -> dict:
     for _ in _query_batches(nq, dq, 50, g):
         pass
     gen = time.perf_counter() - t1
-    return {"split": name, "queries": nq, "videos": nv, "frames": frames, "total_frames": int(lengths.sum()),
-            "seconds_total": total - gen, "seconds_random_input_generation_excluded": gen,
-            "phases_s": res.timings, "fused_sumr_random_model": res.metrics["fused"]["sumr"]}
+    return {
+        "split": name,
+        "queries": nq,
+        "videos": nv,
+        "frames": frames,
+        "total_frames": int(lengths.sum()),
+        "seconds_total": total - gen,
+        "seconds_random_input_generation_excluded": gen,
+        "phases_s": res.timings,
+        "fused_sumr_random_model": res.metrics["fused"]["sumr"],
+    }
 
 
 def bench_train_step(name: str = "tvr", steps: int = 3) -> dict:
@@ -109,13 +124,21 @@ def bench_train_step(name: str = "tvr", steps: int = 3) -> dict:
     times = []
     for _ in range(steps + 1):
         t0 = time.perf_counter()
-        out = crit(model(v, vm, t, tm), videos_mask=vm, labels=labels, teacher_text=tt, teacher_video=tv, kd_coefficient=0.1)
+        out = crit(
+            model(v, vm, t, tm), videos_mask=vm, labels=labels, teacher_text=tt, teacher_video=tv, kd_coefficient=0.1
+        )
         out["loss_overall"].backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - t0)
-    return {"split": name, "videos_per_batch": b, "captions_per_batch": nq, "padded_frames": length,
-            "seconds_per_step": sorted(times[1:])[len(times[1:]) // 2], "first_step_s": times[0]}
+    return {
+        "split": name,
+        "videos_per_batch": b,
+        "captions_per_batch": nq,
+        "padded_frames": length,
+        "seconds_per_step": sorted(times[1:])[len(times[1:]) // 2],
+        "first_step_s": times[0],
+    }
 
 
 def main() -> None:
@@ -125,9 +148,13 @@ def main() -> None:
     p.add_argument("--train-step", action="store_true")
     p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "dldkd_eval.json")
     args = p.parse_args()
-    info = {"machine": platform.processor() or platform.machine(), "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-            "load_avg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None}
+    info = {
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
+        "load_avg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
     results = {"info": info, "eval": [], "train_step": None}
     for name in args.sizes:
         r = bench_eval(name, args.frames)

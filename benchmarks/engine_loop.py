@@ -13,6 +13,7 @@ Measured on a small MLP (so the engine's own work is visible, not hidden behind 
 Usage: ``python benchmarks/engine_loop.py [--steps 300] [--width 256] [--ckpt-mb 64] [--threads 1]``.
 Writes ``benchmarks/results/engine_loop.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,7 +53,7 @@ def bare_loop(steps: int, width: int, batch: int) -> float:
     model = make_model(width)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     data = Batches(steps * batch, width)
-    batches = [(data.x[i * batch:(i + 1) * batch], data.y[i * batch:(i + 1) * batch]) for i in range(steps)]
+    batches = [(data.x[i * batch : (i + 1) * batch], data.y[i * batch : (i + 1) * batch]) for i in range(steps)]
     start = time.perf_counter()
     for x, y in batches:
         loss = F.cross_entropy(model(x), y)
@@ -74,7 +75,11 @@ def trainer_loop(steps: int, width: int, batch: int, out_dir: str) -> float:
         return {"loss": ce, "ce": ce}
 
     trainer = engine.Trainer(
-        model, opt, loader, step_fn, schedulers=[sched],
+        model,
+        opt,
+        loader,
+        step_fn,
+        schedulers=[sched],
         config=engine.TrainConfig(epochs=1, clip_grad_norm=1.0, out_dir=out_dir, log_every=10, progress=False),
     )
     start = time.perf_counter()

@@ -16,6 +16,7 @@ the 2-core machine (spec section 9.3); they are Python loops over Nq x Nv and ar
 Usage: ``python benchmarks/retrieval_metric.py [--repeats 7] [--threads N] [--no-baseline]``.
 Writes ``benchmarks/results/retrieval_metric.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,7 +68,12 @@ def numpy_argsort_loop_ranks(scores: np.ndarray, gt: np.ndarray) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1: stable on a shared CPU; 0 = torch's default)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default 1: stable on a shared CPU; 0 = torch's default)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the numpy argsort loop baseline")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "retrieval_metric.json")
     args = parser.parse_args()
@@ -117,8 +123,14 @@ def main() -> None:
             entry["baseline_ranks_equal_on_tie_free_rows"] = bool(np.array_equal(ref[lo == hi], lo[lo == hi]))
             entry["baseline_ranks_within_tie_bounds"] = bool(((lo <= ref) & (ref <= hi)).all())
         results["sizes"][name] = entry
-        print(f"{name:18s} {nq:>6d} x {nv:<5d} ranks {entry['ranks_s']:.4f} s   full call {entry['full_call_s']:.4f} s"
-              + (f"   numpy argsort loop {entry['baseline_numpy_argsort_loop_s']:.2f} s" if "baseline_numpy_argsort_loop_s" in entry else ""))
+        print(
+            f"{name:18s} {nq:>6d} x {nv:<5d} ranks {entry['ranks_s']:.4f} s   full call {entry['full_call_s']:.4f} s"
+            + (
+                f"   numpy argsort loop {entry['baseline_numpy_argsort_loop_s']:.2f} s"
+                if "baseline_numpy_argsort_loop_s" in entry
+                else ""
+            )
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -7,6 +7,7 @@
 
 See datasets/README.md for every format, its layout and which package/script reads it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,8 +36,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("OUT_DIR is required")
     if args.format not in FORMATS:
         parser.error(f"unknown format {args.format!r}; choose one of {', '.join(sorted(FORMATS))}")
-    ds = make_dataset(args.format, args.out_dir, classes=args.classes, videos_per_class=args.videos_per_class,
-                      frames=args.frames, size=args.size, seed=args.seed)
+    ds = make_dataset(
+        args.format,
+        args.out_dir,
+        classes=args.classes,
+        videos_per_class=args.videos_per_class,
+        frames=args.frames,
+        size=args.size,
+        seed=args.seed,
+    )
     splits = ", ".join(f"{k}: {len(v)}" for k, v in ds.splits.items())
     print(f"wrote {args.format} to {ds.root} ({splits})")
     return 0

@@ -11,6 +11,7 @@
 
 Runs in about a minute on a laptop CPU; ``--device cuda`` or a GPU machine uses bf16 autocast.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
@@ -49,7 +49,9 @@ class ClipDataset(Dataset):
         with VideoReader(path) as reader:
             idx = uniform_indices(reader.info.num_frames, self.num_frames)
             frames = reader.get_frames(idx, layout="tchw")  # (T, 3, H, W) float in [0, 1]
-        frames = F.interpolate(frames, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False)
+        frames = F.interpolate(
+            frames, size=(self.size, self.size), mode="bilinear", antialias=True, align_corners=False
+        )
         return (frames - self.mean) / self.std, label
 
 
@@ -77,18 +79,31 @@ def main() -> None:
     args = parser.parse_args()
     start = time.time()
 
-    data = make_dataset("kinetics", args.out / "data", classes=4, videos_per_class=10, frames=24, size=64, seed=args.seed)
+    data = make_dataset(
+        "kinetics", args.out / "data", classes=4, videos_per_class=10, frames=24, size=64, seed=args.seed
+    )
     names = data.meta["classes"]
     videos = data.files["videos"]
     train = ClipDataset(data.files["train_csv"], videos, num_frames=8, size=32)
     val = ClipDataset(data.files["val_csv"], videos, num_frames=8, size=32)
-    print(f"[core] synthetic dataset: {len(names)} classes, {len(train)} train / {len(val)} held-out videos in {data.root}")
+    print(
+        f"[core] synthetic dataset: {len(names)} classes, {len(train)} train / {len(val)} held-out videos in {data.root}"
+    )
 
     with engine.distributed_session(args.device) as dist:
         engine.seed_everything(args.seed)
-        config = clip.CLIPConfig(embed_dim=64, image_resolution=32, vision_layers=2, vision_width=64, vision_patch_size=8,
-                                 context_length=16, transformer_width=64, transformer_layers=1, transformer_heads=2,
-                                 vision_heads=2)
+        config = clip.CLIPConfig(
+            embed_dim=64,
+            image_resolution=32,
+            vision_layers=2,
+            vision_width=64,
+            vision_patch_size=8,
+            context_length=16,
+            transformer_width=64,
+            transformer_layers=1,
+            transformer_heads=2,
+            vision_heads=2,
+        )
         tiny = clip.create_model(config)
         tokens = clip.tokenize([f"a video of {n}" for n in names], context_length=config.context_length)
         with torch.no_grad():
@@ -113,10 +128,21 @@ def main() -> None:
 
         precision = "bf16" if dist.device.type == "cuda" else "fp32"
         trainer = engine.Trainer(
-            model, opt, loader, step_fn,
-            config=engine.TrainConfig(epochs=args.epochs, precision=precision, out_dir=str(args.out / "run"),
-                                      log_every=2, monitor="val/top1", patience=4, resume=False),
-            eval_fn=eval_fn, run_config={"demo": "core", "seed": args.seed},
+            model,
+            opt,
+            loader,
+            step_fn,
+            config=engine.TrainConfig(
+                epochs=args.epochs,
+                precision=precision,
+                out_dir=str(args.out / "run"),
+                log_every=2,
+                monitor="val/top1",
+                patience=4,
+                resume=False,
+            ),
+            eval_fn=eval_fn,
+            run_config={"demo": "core", "seed": args.seed},
         )
         summary = trainer.fit()
 
@@ -133,8 +159,10 @@ def main() -> None:
         "run_dir": str(args.out / "run"),
     }
     (args.out / "summary.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(f"[core] held-out top-1 {result['best_val_top1']} % (chance {result['chance_top1']:.1f} %) "
-          f"in {result['seconds']} s; TensorBoard logs and checkpoints in {result['run_dir']}")
+    print(
+        f"[core] held-out top-1 {result['best_val_top1']} % (chance {result['chance_top1']:.1f} %) "
+        f"in {result['seconds']} s; TensorBoard logs and checkpoints in {result['run_dir']}"
+    )
 
 
 if __name__ == "__main__":

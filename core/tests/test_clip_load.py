@@ -1,4 +1,5 @@
 """videokd.clip.load: OpenAI TorchScript archives, plain / nested state dicts, clear errors, preprocessing."""
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,15 @@ from videokd import clip
 from videokd.clip import loading
 
 TINY = clip.CLIPConfig(
-    embed_dim=16, image_resolution=32, vision_layers=2, vision_width=64, vision_patch_size=16,
-    context_length=8, vocab_size=64, transformer_width=64, transformer_layers=1,
+    embed_dim=16,
+    image_resolution=32,
+    vision_layers=2,
+    vision_width=64,
+    vision_patch_size=16,
+    context_length=8,
+    vocab_size=64,
+    transformer_width=64,
+    transformer_layers=1,
 )
 
 
@@ -59,7 +67,11 @@ def _openai_archive(model: clip.CLIP, inputs, path) -> None:
     archived.half()
     # OpenAI's archives carry these as entries of their state dict
     del archived.context_length, archived.vocab_size
-    for key, value in [("input_resolution", TINY.image_resolution), ("context_length", TINY.context_length), ("vocab_size", TINY.vocab_size)]:
+    for key, value in [
+        ("input_resolution", TINY.image_resolution),
+        ("context_length", TINY.context_length),
+        ("vocab_size", TINY.vocab_size),
+    ]:
         archived.register_buffer(key, torch.tensor(value))
     images, text = inputs
     with warnings.catch_warnings():
@@ -156,7 +168,9 @@ def test_wrong_model_file_names_missing_unexpected_and_shapes(tiny, tmp_path) ->
 def test_file_of_another_model_is_rejected_clearly(tmp_path) -> None:
     path = tmp_path / "resnet.pt"
     torch.save(nn.Sequential(nn.Linear(4, 4)).state_dict(), path)
-    with pytest.raises(clip.CheckpointMismatchError, match=r"not an OpenAI ViT CLIP state dict: missing \['visual.conv1.weight'"):
+    with pytest.raises(
+        clip.CheckpointMismatchError, match=r"not an OpenAI ViT CLIP state dict: missing \['visual.conv1.weight'"
+    ):
         clip.load(path)
     garbage = tmp_path / "garbage.pt"
     garbage.write_bytes(b"not a checkpoint at all")

@@ -1,4 +1,5 @@
 """videokd.clip model: SDPA attention, OpenAI layout and sizes, per-block hooks, dtype handling."""
+
 from __future__ import annotations
 
 import math
@@ -11,8 +12,15 @@ from torch import nn
 from videokd import clip
 
 TINY = clip.CLIPConfig(
-    embed_dim=16, image_resolution=32, vision_layers=2, vision_width=64, vision_patch_size=16,
-    context_length=8, vocab_size=64, transformer_width=64, transformer_layers=2,
+    embed_dim=16,
+    image_resolution=32,
+    vision_layers=2,
+    vision_width=64,
+    vision_patch_size=16,
+    context_length=8,
+    vocab_size=64,
+    transformer_width=64,
+    transformer_layers=2,
 )
 
 
@@ -87,7 +95,9 @@ def test_sdpa_equals_explicit_softmax_attention(case: str) -> None:
     # the projections exposed for custom attention compose to the same thing
     q, k, v = mha.in_projection(x, kv)
     assert q.shape == (3, 4, 7, 8) and k.shape == (3, 4, kv.shape[1] if kv is not None else 7, 8)
-    o = F.scaled_dot_product_attention(q, k, v, attn_mask=kwargs.get("attn_mask"), is_causal=kwargs.get("is_causal", False))
+    o = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=kwargs.get("attn_mask"), is_causal=kwargs.get("is_causal", False)
+    )
     torch.testing.assert_close(mha.out_projection(o), got, atol=1e-6, rtol=0)
 
 
@@ -108,7 +118,8 @@ def test_attention_loads_into_torch_multihead_attention_and_agrees() -> None:
 
 # parameter counts of OpenAI's released models
 @pytest.mark.parametrize(
-    "name, n_params", [("ViT-B/32", 151_277_313), ("ViT-B/16", 149_620_737), ("ViT-L/14", 427_616_513), ("ViT-L/14@336px", 427_944_193)]
+    "name, n_params",
+    [("ViT-B/32", 151_277_313), ("ViT-B/16", 149_620_737), ("ViT-L/14", 427_616_513), ("ViT-L/14@336px", 427_944_193)],
 )
 def test_named_configs_build_with_openai_layout(name: str, n_params: int) -> None:
     model = clip.create_model(name, device="meta")
@@ -117,7 +128,10 @@ def test_named_configs_build_with_openai_layout(name: str, n_params: int) -> Non
     sd = model.state_dict()
     assert sd["visual.conv1.weight"].shape == (cfg.vision_width, 3, cfg.vision_patch_size, cfg.vision_patch_size)
     assert sd["visual.positional_embedding"].shape == (cfg.grid**2 + 1, cfg.vision_width)
-    assert sd[f"visual.transformer.resblocks.{cfg.vision_layers - 1}.attn.in_proj_weight"].shape == (3 * cfg.vision_width, cfg.vision_width)
+    assert sd[f"visual.transformer.resblocks.{cfg.vision_layers - 1}.attn.in_proj_weight"].shape == (
+        3 * cfg.vision_width,
+        cfg.vision_width,
+    )
     assert sd["token_embedding.weight"].shape == (49408, cfg.transformer_width)
     assert sd["text_projection"].shape == (cfg.transformer_width, cfg.embed_dim)
     assert model.visual.transformer.heads == cfg.vision_width // 64
@@ -204,7 +218,11 @@ def test_clip_forward_logits() -> None:
     images, text = torch.randn(2, 3, 32, 32), _text()
     with torch.no_grad():
         per_image, per_text = model(images, text)
-        expected = model.logit_scale.exp() * F.normalize(model.encode_image(images), dim=-1) @ F.normalize(model.encode_text(text), dim=-1).T
+        expected = (
+            model.logit_scale.exp()
+            * F.normalize(model.encode_image(images), dim=-1)
+            @ F.normalize(model.encode_text(text), dim=-1).T
+        )
     assert per_image.shape == (2, 3)
     torch.testing.assert_close(per_image, expected)
     torch.testing.assert_close(per_text, expected.T)

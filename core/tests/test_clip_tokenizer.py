@@ -2,6 +2,7 @@
 
 Exact ids against the original are pinned by the kiclip ``tokenizer`` fixture (test_clip_parity.py).
 """
+
 from __future__ import annotations
 
 import gzip

@@ -1,4 +1,5 @@
 """videokd.compat: the pytorchvideo shim and the detectron2-free RoIAlign."""
+
 import sys
 
 import torch

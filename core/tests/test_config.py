@@ -1,4 +1,5 @@
 """videokd.config: YAML loading, typed overrides, unknown-key errors, YAML dump."""
+
 import pytest
 import yaml
 
@@ -29,7 +30,9 @@ def test_yaml_file_updates_defaults_and_keeps_the_rest(tmp_path):
 
 
 def test_overrides_in_both_styles():
-    pairs = parse_overrides(["SOLVER.BASE_LR=0.5", "NUM_GPUS", "4", "DATA.MEAN=[0.1, 0.2, 0.3]", "TRAIN.ENABLE", "False"])
+    pairs = parse_overrides(
+        ["SOLVER.BASE_LR=0.5", "NUM_GPUS", "4", "DATA.MEAN=[0.1, 0.2, 0.3]", "TRAIN.ENABLE", "False"]
+    )
     assert pairs == [("SOLVER.BASE_LR", 0.5), ("NUM_GPUS", 4), ("DATA.MEAN", [0.1, 0.2, 0.3]), ("TRAIN.ENABLE", False)]
     cfg = load_config(defaults=DEFAULTS, overrides=["SOLVER.BASE_LR=0.5", "NUM_GPUS", "4", "OUTPUT_DIR=runs/x"])
     assert cfg.SOLVER.BASE_LR == 0.5 and cfg.NUM_GPUS == 4 and cfg.OUTPUT_DIR == "runs/x"
@@ -108,4 +111,4 @@ def test_file_defines_keys_without_defaults(tmp_path):
 def test_attribute_access_error_lists_keys():
     cfg = Config(DEFAULTS)
     with pytest.raises(AttributeError, match="NUM_GPUS"):
-        cfg.NUM_GPU
+        _ = cfg.NUM_GPU

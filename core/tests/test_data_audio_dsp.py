@@ -11,6 +11,7 @@ Two kinds of checks:
   tones above the new Nyquist are removed, every mel filter is a triangle peaking at its centre on
   the mel scale, and Slaney normalisation scales it to height ``2 / (f_right - f_left)`` (unit area).
 """
+
 from __future__ import annotations
 
 import math
@@ -91,8 +92,9 @@ def test_core_audio_needs_no_torchaudio(monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------- resample
-@pytest.mark.parametrize("orig,new,freq", [(44100, 16000, 1000.0), (16000, 22050, 1500.0),
-                                           (48000, 16000, 440.0), (8000, 16000, 700.0)])
+@pytest.mark.parametrize(
+    "orig,new,freq", [(44100, 16000, 1000.0), (16000, 22050, 1500.0), (48000, 16000, 440.0), (8000, 16000, 700.0)]
+)
 def test_resampled_tone_keeps_frequency_phase_and_amplitude(orig, new, freq):
     amp, phase = 0.8, 0.3
     n = orig // 4 + 3  # not a whole number of gcd periods
@@ -139,13 +141,16 @@ def test_resample_errors():
 def _mel_edges_hz(f_min: float, f_max: float, n_mels: int, scale: str) -> np.ndarray:
     """``n_mels + 2`` filter edges in Hz, float64, from the textbook scale definitions."""
     if scale == "htk":
-        to_mel = lambda f: 2595 * np.log10(1 + np.asarray(f) / 700)  # noqa: E731
-        to_hz = lambda m: 700 * (10 ** (m / 2595) - 1)  # noqa: E731
-    else:  # Slaney: 15 mels linear up to 1 kHz, then 27 mels per factor 6.4
-        to_mel = lambda f: np.where(np.asarray(f) < 1000, np.asarray(f) * 0.015,  # noqa: E731
-                                    15 + 27 * np.log(np.maximum(f, 1e-9) / 1000) / np.log(6.4))
-        to_hz = lambda m: np.where(m < 15, m / 0.015, 1000 * 6.4 ** ((m - 15) / 27))  # noqa: E731
-    return to_hz(np.linspace(to_mel(f_min), to_mel(f_max), n_mels + 2))
+        mel_lo, mel_hi = (2595 * np.log10(1 + f / 700) for f in (f_min, f_max))
+        mels = np.linspace(mel_lo, mel_hi, n_mels + 2)
+        return 700 * (10 ** (mels / 2595) - 1)
+
+    # Slaney: 15 mels linear up to 1 kHz, then 27 mels per factor 6.4
+    def to_mel(f: float) -> float:
+        return f * 0.015 if f < 1000 else 15 + 27 * np.log(max(f, 1e-9) / 1000) / np.log(6.4)
+
+    mels = np.linspace(to_mel(f_min), to_mel(f_max), n_mels + 2)
+    return np.where(mels < 15, mels / 0.015, 1000 * 6.4 ** ((mels - 15) / 27))
 
 
 @pytest.mark.parametrize("scale", ["htk", "slaney"])
@@ -166,8 +171,11 @@ def test_mel_scale_anchor_points(scale):
 @pytest.mark.parametrize("scale", ["htk", "slaney"])
 def test_mel_filters_are_triangles_peaking_at_their_centres(scale):
     sr, n_fft, n_mels, f_min, f_max = 16000, 8192, 40, 60.0, 7600.0  # fine grid: 1.95 Hz bins
-    fb = mel_filterbank(sample_rate=sr, n_fft=n_fft, n_mels=n_mels, f_min=f_min, f_max=f_max, norm=None,
-                        mel_scale=scale).double().numpy()
+    fb = (
+        mel_filterbank(sample_rate=sr, n_fft=n_fft, n_mels=n_mels, f_min=f_min, f_max=f_max, norm=None, mel_scale=scale)
+        .double()
+        .numpy()
+    )
     bins = np.arange(n_fft // 2 + 1) * sr / n_fft
     edges = _mel_edges_hz(f_min, f_max, n_mels, scale)
     left, centre, right = edges[:-2, None], edges[1:-1, None], edges[2:, None]
@@ -211,16 +219,37 @@ def _generate_reference() -> None:
     import torchaudio.functional as AF
 
     gen = torch.Generator().manual_seed(0)
-    out: dict = {"meta": {"torch": str(torch.__version__), "torchaudio": str(torchaudio.__version__),
-                          "how": "python core/tests/test_data_audio_dsp.py"}, "resample": [], "fbank": []}
+    out: dict = {
+        "meta": {
+            "torch": str(torch.__version__),
+            "torchaudio": str(torchaudio.__version__),
+            "how": "python core/tests/test_data_audio_dsp.py",
+        },
+        "resample": [],
+        "fbank": [],
+    }
     for orig, new, shape, dtype, kwargs in RESAMPLE_CASES:
         x = torch.randn(shape, generator=gen, dtype=getattr(torch, dtype))
-        out["resample"].append({"orig_rate": orig, "new_rate": new, "kwargs": kwargs, "input": x,
-                                "output": AF.resample(x, orig, new, **kwargs)})
+        out["resample"].append(
+            {
+                "orig_rate": orig,
+                "new_rate": new,
+                "kwargs": kwargs,
+                "input": x,
+                "output": AF.resample(x, orig, new, **kwargs),
+            }
+        )
     for kw in FBANK_CASES:
         f_max = kw["f_max"] if kw["f_max"] is not None else kw["sample_rate"] / 2
-        fb = AF.melscale_fbanks(kw["n_fft"] // 2 + 1, kw["f_min"], f_max, kw["n_mels"], kw["sample_rate"],
-                                norm=kw["norm"], mel_scale=kw["mel_scale"])
+        fb = AF.melscale_fbanks(
+            kw["n_fft"] // 2 + 1,
+            kw["f_min"],
+            f_max,
+            kw["n_mels"],
+            kw["sample_rate"],
+            norm=kw["norm"],
+            mel_scale=kw["mel_scale"],
+        )
         out["fbank"].append({"kwargs": kw, "output": fb.T.contiguous()})
     REFERENCE.parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, REFERENCE)

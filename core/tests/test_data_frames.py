@@ -1,12 +1,21 @@
 """Frame folders: templates, counting, n_frames, decoding backends, errors."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from videokd.data.frames import (FRAME_TEMPLATES, FrameDecodeError, FrameFolder, count_frames, detect_template,
-                                 read_frame_folder, read_n_frames, write_n_frames)
+from videokd.data.frames import (
+    FRAME_TEMPLATES,
+    FrameDecodeError,
+    FrameFolder,
+    count_frames,
+    detect_template,
+    read_frame_folder,
+    read_n_frames,
+    write_n_frames,
+)
 from videokd.data.synthetic import render_clip, write_jpeg_frames
 
 

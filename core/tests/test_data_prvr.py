@@ -1,4 +1,5 @@
 """The synthetic PRVR bundle (dldkd spec section 3) and the feature-file readers."""
+
 from __future__ import annotations
 
 import hashlib
@@ -20,8 +21,9 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def prvr(tmp_path_factory):
     root = tmp_path_factory.mktemp("prvr")
-    return make_prvr_dataset(root, name="tvr", n_videos=(24, 8, 8), v_dim=24, q_dim=16, clip_dim=32,
-                             frames_per_video=(3, 150), seed=3)
+    return make_prvr_dataset(
+        root, name="tvr", n_videos=(24, 8, 8), v_dim=24, q_dim=16, clip_dim=32, frames_per_video=(3, 150), seed=3
+    )
 
 
 def _captions(path: Path) -> list[tuple[str, str]]:
@@ -34,11 +36,18 @@ def _captions(path: Path) -> list[tuple[str, str]]:
 
 def test_prvr_layout_is_the_dldkd_one(prvr):
     c = prvr.root / "tvr"
-    for rel in ["FeatureData/i3d_resnet/shape.txt", "FeatureData/i3d_resnet/id.txt",
-                "FeatureData/i3d_resnet/feature.bin", "FeatureData/i3d_resnet/video2frames.txt",
-                "FeatureData/new_clip_vit_32_tvr_vid_features.hdf5",
-                "TextData/tvrtrain.caption.txt", "TextData/tvrval.caption.txt", "TextData/tvrtest.caption.txt",
-                "TextData/roberta_tvr_query_feat.hdf5", "TextData/clip_ViT_B_32_tvr_query_feat.hdf5"]:
+    for rel in [
+        "FeatureData/i3d_resnet/shape.txt",
+        "FeatureData/i3d_resnet/id.txt",
+        "FeatureData/i3d_resnet/feature.bin",
+        "FeatureData/i3d_resnet/video2frames.txt",
+        "FeatureData/new_clip_vit_32_tvr_vid_features.hdf5",
+        "TextData/tvrtrain.caption.txt",
+        "TextData/tvrval.caption.txt",
+        "TextData/tvrtest.caption.txt",
+        "TextData/roberta_tvr_query_feat.hdf5",
+        "TextData/clip_ViT_B_32_tvr_query_feat.hdf5",
+    ]:
         assert (c / rel).is_file(), rel
     shape = (c / "FeatureData/i3d_resnet/shape.txt").read_text()
     assert re.fullmatch(r"\d+ 24\n", shape)
@@ -51,9 +60,11 @@ def test_prvr_cross_file_invariants(prvr):
     big = BigFile(c / "FeatureData/i3d_resnet")
     v2f = read_video2frames(c / "FeatureData/i3d_resnet/video2frames.txt")
     splits = {s: _captions(c / f"TextData/tvr{s}.caption.txt") for s in ("train", "val", "test")}
-    with h5py.File(c / "TextData/roberta_tvr_query_feat.hdf5") as rob, \
-            h5py.File(c / "TextData/clip_ViT_B_32_tvr_query_feat.hdf5") as ctext, \
-            h5py.File(c / "FeatureData/new_clip_vit_32_tvr_vid_features.hdf5") as cvid:
+    with (
+        h5py.File(c / "TextData/roberta_tvr_query_feat.hdf5") as rob,
+        h5py.File(c / "TextData/clip_ViT_B_32_tvr_query_feat.hdf5") as ctext,
+        h5py.File(c / "FeatureData/new_clip_vit_32_tvr_vid_features.hdf5") as cvid,
+    ):
         n_tokens = []
         for split, caps in splits.items():
             vids = list(dict.fromkeys(cid.split("#", 1)[0] for cid, _ in caps))
@@ -83,8 +94,11 @@ def test_prvr_cross_file_invariants(prvr):
 
 def test_prvr_is_deterministic(tmp_path):
     def digest(root: Path) -> dict[str, str]:
-        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(root.rglob("*")) if p.is_file() and p.suffix != ".hdf5"}
+        return {
+            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and p.suffix != ".hdf5"
+        }
 
     a = make_prvr_dataset(tmp_path / "a", name="charades", n_videos=8, v_dim=8, q_dim=8, clip_dim=8, seed=1)
     b = make_prvr_dataset(tmp_path / "b", name="charades", n_videos=8, v_dim=8, q_dim=8, clip_dim=8, seed=1)
@@ -101,14 +115,25 @@ def _recall_at_1(scores: np.ndarray, gt: np.ndarray) -> float:
 def test_prvr_features_carry_a_learnable_signal(tmp_path):
     """A linear text->video map fitted on train beats random retrieval on test, and the CLIP
     teacher features alone retrieve well (so distillation has something to transfer)."""
-    ds = make_prvr_dataset(tmp_path, name="activitynet", n_videos=(120, 10, 40), v_dim=32, q_dim=24,
-                           clip_dim=32, frames_per_video=(8, 24), seed=0)
+    ds = make_prvr_dataset(
+        tmp_path,
+        name="activitynet",
+        n_videos=(120, 10, 40),
+        v_dim=32,
+        q_dim=24,
+        clip_dim=32,
+        frames_per_video=(8, 24),
+        seed=0,
+    )
     c = ds.root / "activitynet"
     big = BigFile(c / "FeatureData/i3d")
     v2f = read_video2frames(c / "FeatureData/i3d/video2frames.txt")
-    with h5py.File(c / "TextData/roberta_activitynet_query_feat.hdf5") as rob, \
-            h5py.File(c / "TextData/clip_ViT_B_32_activitynet_query_feat.hdf5") as ctext, \
-            h5py.File(c / "FeatureData/new_clip_vit_32_activitynet_vid_features.hdf5") as cvid:
+    with (
+        h5py.File(c / "TextData/roberta_activitynet_query_feat.hdf5") as rob,
+        h5py.File(c / "TextData/clip_ViT_B_32_activitynet_query_feat.hdf5") as ctext,
+        h5py.File(c / "FeatureData/new_clip_vit_32_activitynet_vid_features.hdf5") as cvid,
+    ):
+
         def load(split):
             caps = _captions(c / f"TextData/activitynet{split}.caption.txt")
             vids = list(dict.fromkeys(cid.split("#")[0] for cid, _ in caps))
@@ -121,7 +146,7 @@ def test_prvr_features_carry_a_learnable_signal(tmp_path):
 
         q, _, v, _, gt = load("train")
         # fit a ridge map from the query to its video's frames (every frame of the video)
-        x = np.concatenate([np.repeat(q[i:i + 1], len(v[g]), 0) for i, g in enumerate(gt)])
+        x = np.concatenate([np.repeat(q[i : i + 1], len(v[g]), 0) for i, g in enumerate(gt)])
         y = np.concatenate([v[g] for g in gt])
         w = np.linalg.solve(x.T @ x + 1e-1 * np.eye(x.shape[1]), x.T @ y)
 
@@ -135,14 +160,31 @@ def test_prvr_features_carry_a_learnable_signal(tmp_path):
 
 
 def test_make_synthetic_cli_prvr(tmp_path):
-    out = subprocess.run([sys.executable, str(REPO / "datasets/make_synthetic.py"), "tvr", str(tmp_path),
-                          "--classes", "3", "--videos-per-class", "4", "--frames", "20"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "datasets/make_synthetic.py"),
+            "tvr",
+            str(tmp_path),
+            "--classes",
+            "3",
+            "--videos-per-class",
+            "4",
+            "--frames",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "wrote tvr" in out.stdout
     v2f = read_video2frames(tmp_path / "tvr/FeatureData/i3d_resnet/video2frames.txt")
     assert len(v2f) == 12 and max(len(f) for f in v2f.values()) <= 20
-    bad = subprocess.run([sys.executable, str(REPO / "datasets/make_synthetic.py"), "nope", str(tmp_path)],
-                         capture_output=True, text=True)
+    bad = subprocess.run(
+        [sys.executable, str(REPO / "datasets/make_synthetic.py"), "nope", str(tmp_path)],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode != 0 and "unknown format" in bad.stderr
 
 

@@ -1,4 +1,5 @@
 """Robustness rules: corrupt / truncated / empty / missing files, and lazy per-worker HDF5 handles."""
+
 from __future__ import annotations
 
 import logging
@@ -13,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from videokd.data.frames import FrameFolder
 from videokd.data.hdf5 import LazyHDF5
-from videokd.data.robust import (FailedSample, FailureReport, RobustDataset, TooManyFailures, collate_skip_failed)
+from videokd.data.robust import FailedSample, FailureReport, RobustDataset, TooManyFailures, collate_skip_failed
 from videokd.data.samplers import tsn_val_indices
 from videokd.data.synthetic import make_dataset
 from videokd.data.video import VideoReader
@@ -79,7 +80,7 @@ def test_training_skips_and_counts(videos, caplog):
         assert frames.shape == (4, 3, 32, 44)
         labels.append(label)
     # every item came back, the bad ones replaced by readable samples
-    assert all(label < len(good) for label in labels[len(good):])
+    assert all(label < len(good) for label in labels[len(good) :])
     assert robust.failure_count >= len(bad)
     assert {p.split("/")[-1] for p in robust.failures} == {p.name for p in bad}
     logged = caplog.text

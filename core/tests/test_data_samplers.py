@@ -1,4 +1,5 @@
 """Properties of the frame-index samplers (exact values are pinned by test_parity_data.py)."""
+
 from __future__ import annotations
 
 import random
@@ -77,8 +78,9 @@ def test_dense_and_uniform_clips():
 def test_slowfast_random_start_in_range():
     rng = random.Random(0)
     for _ in range(50):
-        idx, start, end = S.slowfast_clip_indices(300, 30.0, sampling_rate=8, clip_frames=8, target_fps=30,
-                                                  clip_idx=-1, num_clips=1, rng=rng)
+        idx, start, end = S.slowfast_clip_indices(
+            300, 30.0, sampling_rate=8, clip_frames=8, target_fps=30, clip_idx=-1, num_clips=1, rng=rng
+        )
         assert 0 <= start <= 300 - 56 and end == pytest.approx(start + 55)
         assert (np.diff(idx) >= 0).all() and idx.min() >= int(start) and idx.max() <= min(299, int(end) + 1)
 

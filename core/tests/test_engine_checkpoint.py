@@ -1,4 +1,5 @@
 """Atomic plain-data checkpoints, clear errors on bad files, last/best/periodic, weights-only loading."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,14 @@ import torch
 from torch import nn
 
 from videokd.config import Config
-from videokd.engine import CheckpointError, CheckpointManager, load_checkpoint, load_weights, remap_keys, save_checkpoint
+from videokd.engine import (
+    CheckpointError,
+    CheckpointManager,
+    load_checkpoint,
+    load_weights,
+    remap_keys,
+    save_checkpoint,
+)
 from videokd.engine import checkpoint as ckpt_mod
 
 
@@ -105,7 +113,9 @@ def test_manager_last_best_periodic(tmp_path: Path) -> None:
 def test_load_weights_strips_prefix_and_maps_keys(tmp_path: Path) -> None:
     src = _model()
     # a DataParallel-style file with the weights under "state_dict" and old layer names
-    state = {f"module.{k.replace('0.', 'fc_in.', 1) if k.startswith('0.') else k}": v for k, v in src.state_dict().items()}
+    state = {
+        f"module.{k.replace('0.', 'fc_in.', 1) if k.startswith('0.') else k}": v for k, v in src.state_dict().items()
+    }
     save_checkpoint(tmp_path / "dp.pt", {"epoch": 1, "arch": "x", "state_dict": state})
     dst = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 2))
     result = load_weights(dst, tmp_path / "dp.pt", key_map=[(r"^fc_in\.", "0.")])
@@ -119,7 +129,9 @@ def test_load_weights_mismatch_errors_name_file_and_keys(tmp_path: Path) -> None
     src = _model()
     save_checkpoint(tmp_path / "m.pt", {"model": src.state_dict()})
     wrong_shape = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 5))
-    with pytest.raises(CheckpointError, match=r"m\.pt.*\n.*shape mismatch.*2\.weight: checkpoint \(2, 3\) vs model \(5, 3\)"):
+    with pytest.raises(
+        CheckpointError, match=r"m\.pt.*\n.*shape mismatch.*2\.weight: checkpoint \(2, 3\) vs model \(5, 3\)"
+    ):
         load_weights(wrong_shape, tmp_path / "m.pt")
     extra = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.Linear(3, 2), nn.Linear(2, 2))
     with pytest.raises(CheckpointError, match=r"missing key\(s\).*'3\.weight'"):

@@ -1,4 +1,5 @@
 """Launcher environments (torchrun, SLURM), node lists, and the single-process collectives."""
+
 from __future__ import annotations
 
 import pytest
@@ -37,13 +38,41 @@ def test_expand_nodelist_rejects_malformed(bad: str) -> None:
 
 
 def test_launcher_env_torchrun_wins_over_slurm() -> None:
-    env = {"RANK": "3", "WORLD_SIZE": "8", "LOCAL_RANK": "1", "MASTER_ADDR": "h", "MASTER_PORT": "1234", "SLURM_PROCID": "0", "SLURM_NTASKS": "1"}
-    assert launcher_env(env) == {"launcher": "torchrun", "rank": 3, "world_size": 8, "local_rank": 1, "master_addr": "h", "master_port": 1234}
+    env = {
+        "RANK": "3",
+        "WORLD_SIZE": "8",
+        "LOCAL_RANK": "1",
+        "MASTER_ADDR": "h",
+        "MASTER_PORT": "1234",
+        "SLURM_PROCID": "0",
+        "SLURM_NTASKS": "1",
+    }
+    assert launcher_env(env) == {
+        "launcher": "torchrun",
+        "rank": 3,
+        "world_size": 8,
+        "local_rank": 1,
+        "master_addr": "h",
+        "master_port": 1234,
+    }
 
 
 def test_launcher_env_slurm_mapping() -> None:
-    env = {"SLURM_PROCID": "5", "SLURM_NTASKS": "8", "SLURM_LOCALID": "1", "SLURM_JOB_NODELIST": "node[07-08]", "SLURM_JOB_ID": "4242"}
-    assert launcher_env(env) == {"launcher": "slurm", "rank": 5, "world_size": 8, "local_rank": 1, "master_addr": "node07", "master_port": 15000 + 4242}
+    env = {
+        "SLURM_PROCID": "5",
+        "SLURM_NTASKS": "8",
+        "SLURM_LOCALID": "1",
+        "SLURM_JOB_NODELIST": "node[07-08]",
+        "SLURM_JOB_ID": "4242",
+    }
+    assert launcher_env(env) == {
+        "launcher": "slurm",
+        "rank": 5,
+        "world_size": 8,
+        "local_rank": 1,
+        "master_addr": "node07",
+        "master_port": 15000 + 4242,
+    }
     env.update(MASTER_ADDR="head", MASTER_PORT="2999")
     got = launcher_env(env)
     assert (got["master_addr"], got["master_port"]) == ("head", 2999)

@@ -1,4 +1,5 @@
 """The Trainer in one process: accumulation, resume, best/early stopping, schedules, logs, precision."""
+
 from __future__ import annotations
 
 import json
@@ -46,9 +47,15 @@ def make(
     model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Dropout(dropout), nn.Linear(8, 3))
     opt = engine.build_optimizer(optimizer, engine.param_groups(model, weight_decay=0.01, lr=0.05), lr=0.05)
     loader = engine.build_train_loader(Pairs(), batch_size=batch_size, seed=3)
-    sched = [engine.ParamScheduler(opt, lambda g: engine.warmup_cosine(g, base=0.05, total=40, warmup=3))] if schedulers is None else schedulers(opt)
+    sched = (
+        [engine.ParamScheduler(opt, lambda g: engine.warmup_cosine(g, base=0.05, total=40, warmup=3))]
+        if schedulers is None
+        else schedulers(opt)
+    )
     config = engine.TrainConfig(out_dir=str(tmp) if tmp else None, progress=False, **cfg)
-    return engine.Trainer(model, opt, loader, step_fn, config=config, schedulers=sched, eval_fn=eval_fn, on_epoch_start=on_epoch_start)
+    return engine.Trainer(
+        model, opt, loader, step_fn, config=config, schedulers=sched, eval_fn=eval_fn, on_epoch_start=on_epoch_start
+    )
 
 
 def _weights(trainer: engine.Trainer) -> list[torch.Tensor]:
@@ -96,21 +103,35 @@ def test_resume_after_max_steps_is_bitwise_identical(tmp_path: Path) -> None:
 
 def test_best_checkpoint_and_early_stopping(tmp_path: Path) -> None:
     scores = iter([1.0, 2.0, 2.0, 1.5, 3.0])
-    t = make(tmp_path, epochs=5, eval_fn=lambda m: {"val/score": next(scores)}, monitor="val/score", monitor_mode="max", patience=1)
+    t = make(
+        tmp_path,
+        epochs=5,
+        eval_fn=lambda m: {"val/score": next(scores)},
+        monitor="val/score",
+        monitor_mode="max",
+        patience=1,
+    )
     summary = t.fit()
     assert summary["stopped_early"] and summary["epochs_done"] == 4  # epochs 2 and 3 did not improve (> patience 1)
     assert summary["best"] == {"metric": "val/score", "value": 2.0, "epoch": 1}
     best = engine.load_checkpoint(tmp_path / "checkpoints" / "best.pt")
     assert best["epoch"] == 2 and best["best"]["value"] == 2.0  # written right after epoch index 1
     # the stopped run stays stopped when restarted
-    assert make(tmp_path, epochs=5, eval_fn=lambda m: {"val/score": 9.0}, monitor="val/score", patience=1).fit()["epochs_done"] == 4
+    assert (
+        make(tmp_path, epochs=5, eval_fn=lambda m: {"val/score": 9.0}, monitor="val/score", patience=1).fit()[
+            "epochs_done"
+        ]
+        == 4
+    )
     with pytest.raises(ValueError, match="monitor"):
         engine.TrainConfig(patience=3)
 
 
 def test_plateau_scheduler_reduces_lr_from_eval_metric() -> None:
     t = make(
-        None, epochs=4, eval_fn=lambda m: {"val/loss": 1.0},
+        None,
+        epochs=4,
+        eval_fn=lambda m: {"val/loss": 1.0},
         schedulers=lambda opt: [engine.PlateauScheduler(opt, monitor="val/loss", mode="min", patience=1, factor=0.5)],
     )
     t.fit()

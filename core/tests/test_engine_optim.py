@@ -1,11 +1,19 @@
 """Parameter groups, optimizer construction, clipping and the EMA teacher update."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 from torch import nn
 
-from videokd.engine import BertAdam, build_optimizer, clip_grad_norm, clip_grad_norm_per_tensor, ema_update, param_groups
+from videokd.engine import (
+    BertAdam,
+    build_optimizer,
+    clip_grad_norm,
+    clip_grad_norm_per_tensor,
+    ema_update,
+    param_groups,
+)
 
 
 class Tiny(nn.Module):
@@ -35,16 +43,24 @@ def test_1d_and_bias_rule_decays_0d_and_embeddings() -> None:
 
 
 def test_substring_rule_lr_multipliers_and_frozen() -> None:
-    groups = param_groups(Tiny(), weight_decay=0.01, lr=0.1, no_decay=("bias", "LayerNorm"), lr_mult={r"^visual\.": 0.5, r"^fc": 10.0})
+    groups = param_groups(
+        Tiny(), weight_decay=0.01, lr=0.1, no_decay=("bias", "LayerNorm"), lr_mult={r"^visual\.": 0.5, r"^fc": 10.0}
+    )
     by_name = {n: g for g in groups for n in g["param_names"]}
-    assert by_name["visual.0.weight"]["lr"] == pytest.approx(0.05) and by_name["visual.0.weight"]["weight_decay"] == 0.01
+    assert (
+        by_name["visual.0.weight"]["lr"] == pytest.approx(0.05) and by_name["visual.0.weight"]["weight_decay"] == 0.01
+    )
     assert by_name["visual.0.bias"]["lr"] == pytest.approx(0.05) and by_name["visual.0.bias"]["weight_decay"] == 0.0
     assert by_name["fc.weight"]["lr"] == pytest.approx(1.0) and by_name["fc.weight"]["lr_mult"] == 10.0
     assert "frozen.weight" not in by_name
-    assert "frozen.weight" in {n for g in param_groups(Tiny(), weight_decay=0.0, include_frozen=True) for n in g["param_names"]}
+    assert "frozen.weight" in {
+        n for g in param_groups(Tiny(), weight_decay=0.0, include_frozen=True) for n in g["param_names"]
+    }
     # every trainable parameter exactly once
     assert sorted(by_name) == sorted(n for n, p in Tiny().named_parameters() if p.requires_grad)
-    layer_decay = param_groups(Tiny(), weight_decay=0.0, lr=1.0, no_decay=None, lr_mult=lambda n: 0.1 if n.startswith("visual") else 1.0)
+    layer_decay = param_groups(
+        Tiny(), weight_decay=0.0, lr=1.0, no_decay=None, lr_mult=lambda n: 0.1 if n.startswith("visual") else 1.0
+    )
     assert sorted(g["lr"] for g in layer_decay) == [0.1, 1.0]
     with pytest.raises(ValueError, match="unknown no_decay rule"):
         param_groups(Tiny(), weight_decay=0.1, no_decay="everything")
@@ -54,7 +70,9 @@ def test_substring_rule_lr_multipliers_and_frozen() -> None:
 
 def test_build_optimizer_variants() -> None:
     m = Tiny()
-    sgd = build_optimizer("sgd", param_groups(m, weight_decay=1e-3, no_decay=None), lr=0.1, momentum=0.9, dampening=0.9, nesterov=True)
+    sgd = build_optimizer(
+        "sgd", param_groups(m, weight_decay=1e-3, no_decay=None), lr=0.1, momentum=0.9, dampening=0.9, nesterov=True
+    )
     assert sgd.param_groups[0]["dampening"] == 0.0 and sgd.param_groups[0]["nesterov"]  # nesterov forces dampening 0
     adamw = build_optimizer("AdamW", m.parameters(), lr=1e-4, betas=(0.9, 0.95), weight_decay=0.3)
     assert isinstance(adamw, torch.optim.AdamW) and adamw.defaults["betas"] == (0.9, 0.95)

@@ -1,4 +1,5 @@
 """fp32 / bf16 / fp16(+GradScaler) on the CPU."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Exact resume after a hard kill, and atomic checkpoints under SIGKILL (real processes)."""
+
 from __future__ import annotations
 
 import sys
@@ -6,8 +7,8 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from engine_scripts.helpers import SCRIPTS, finish, jsonl, kill_when, last_state, start, train_tiny
+
 from videokd.engine import load_checkpoint
 
 
@@ -15,7 +16,9 @@ def _assert_same_tensors(a: dict, b: dict, where: str) -> None:
     assert a.keys() == b.keys(), f"{where}: keys differ"
     for k in a:
         if isinstance(a[k], torch.Tensor):
-            assert torch.equal(a[k], b[k]), f"{where}.{k} differs (max |diff| {(a[k].float() - b[k].float()).abs().max():.3g})"
+            assert torch.equal(a[k], b[k]), (
+                f"{where}.{k} differs (max |diff| {(a[k].float() - b[k].float()).abs().max():.3g})"
+            )
         elif isinstance(a[k], dict):
             _assert_same_tensors(a[k], b[k], f"{where}.{k}")
         else:

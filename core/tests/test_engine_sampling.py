@@ -1,4 +1,5 @@
 """Seeded, sharded, resumable training sampler; exact evaluation sampler; per-sample RNG seeds."""
+
 from __future__ import annotations
 
 import random
@@ -26,8 +27,8 @@ def test_rank_batches_union_is_the_single_process_batch() -> None:
     ranks = [list(DistributedShuffleSampler(n, seed=5, num_replicas=world, rank=r)) for r in range(world)]
     assert len(ranks[0]) == len(ranks[1]) == 12  # padded to equal shards
     for k in range(4):
-        union = sorted(ranks[0][k * per_rank:(k + 1) * per_rank] + ranks[1][k * per_rank:(k + 1) * per_rank])
-        expected = single[k * per_rank * world:(k + 1) * per_rank * world]
+        union = sorted(ranks[0][k * per_rank : (k + 1) * per_rank] + ranks[1][k * per_rank : (k + 1) * per_rank])
+        expected = single[k * per_rank * world : (k + 1) * per_rank * world]
         if k == 3:  # 23 is odd: the last global batch carries the one padded repeat (the order's first sample)
             expected = expected + single[:1]
         assert union == sorted(expected)

@@ -1,5 +1,6 @@
 """Schedule functions and the ParamScheduler that applies them (the curves themselves are pinned by
 test_parity_schedules.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,7 +28,9 @@ def test_warmup_cosine_endpoints_and_clamp() -> None:
 def test_step_decay_and_held_every() -> None:
     assert [step_decay(t, base=1.0, milestones=[2, 4]) for t in (0, 2, 3, 4)] == pytest.approx([1.0, 0.1, 0.1, 0.01])
     f = held_every(lambda e: e, iters_per_epoch=25, every=10)
-    assert [f(g) for g in (0, 8, 9, 18, 19, 24, 25, 34)] == pytest.approx([0, 0, 9 / 25, 9 / 25, 19 / 25, 19 / 25, 1.0, 1 + 9 / 25])
+    assert [f(g) for g in (0, 8, 9, 18, 19, 24, 25, 34)] == pytest.approx(
+        [0, 0, 9 / 25, 9 / 25, 19 / 25, 19 / 25, 1.0, 1 + 9 / 25]
+    )
 
 
 def test_cosine_and_teacher_temp_arrays() -> None:
@@ -50,12 +53,12 @@ def test_param_scheduler_absolute_factor_groups_and_state() -> None:
     assert opt.param_groups[0]["lr"] == 3.0
 
     opt = _opt(0.1, 0.2)
-    factor = ParamScheduler(opt, lambda g: 0.5 ** g, mode="factor")
+    factor = ParamScheduler(opt, lambda g: 0.5**g, mode="factor")
     factor.step(2)
     assert [g["lr"] for g in opt.param_groups] == pytest.approx([0.025, 0.05])
     # resume into a fresh optimizer: the base values and the last step come back
     opt2 = _opt(7.0, 7.0)
-    again = ParamScheduler(opt2, lambda g: 0.5 ** g, mode="factor")
+    again = ParamScheduler(opt2, lambda g: 0.5**g, mode="factor")
     again.load_state_dict(factor.state_dict())
     assert [g["lr"] for g in opt2.param_groups] == pytest.approx([0.025, 0.05])
 

@@ -1,4 +1,5 @@
 """Seeding, RNG state capture (plain data) and the metric logger's resume behaviour."""
+
 from __future__ import annotations
 
 import json
@@ -8,7 +9,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from videokd.engine import MetricLogger, derive_seed, rng_state, save_checkpoint, seed_everything, set_rng_state, worker_init_fn
+from videokd.engine import (
+    MetricLogger,
+    derive_seed,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+    worker_init_fn,
+)
 
 
 def _draw() -> tuple[float, float, float]:
@@ -44,13 +53,21 @@ class WorkerDraws(torch.utils.data.Dataset):
 
 def test_worker_init_fn_gives_each_worker_its_own_numpy_and_random_streams() -> None:
     loader = torch.utils.data.DataLoader(
-        WorkerDraws(), batch_size=1, num_workers=2, worker_init_fn=worker_init_fn, generator=torch.Generator().manual_seed(0)
+        WorkerDraws(),
+        batch_size=1,
+        num_workers=2,
+        worker_init_fn=worker_init_fn,
+        generator=torch.Generator().manual_seed(0),
     )
     rows = torch.cat(list(loader))
     # items 0/1 are the first draw of worker 0/1: without per-worker seeding they would be equal
     assert rows[0, 0] != rows[1, 0] and rows[0, 1] != rows[1, 1]
     loader2 = torch.utils.data.DataLoader(
-        WorkerDraws(), batch_size=1, num_workers=2, worker_init_fn=worker_init_fn, generator=torch.Generator().manual_seed(0)
+        WorkerDraws(),
+        batch_size=1,
+        num_workers=2,
+        worker_init_fn=worker_init_fn,
+        generator=torch.Generator().manual_seed(0),
     )
     assert torch.equal(torch.cat(list(loader2)), rows)  # and it is reproducible
 

@@ -1,4 +1,5 @@
 """Unit and property tests of ``videokd.losses`` (closed forms, invariants, edge cases, errors)."""
+
 from __future__ import annotations
 
 import math
@@ -102,7 +103,9 @@ def test_soft_target_cross_entropy_equals_ce_for_integer_labels() -> None:
 def test_label_smoothing_cross_entropy_matches_torch() -> None:
     x = torch.randn(6, 10, generator=_gen(9))
     y = torch.randint(0, 10, (6,), generator=_gen(10))
-    assert torch.allclose(label_smoothing_cross_entropy(x, y, smoothing=0.1), F.cross_entropy(x, y, label_smoothing=0.1), atol=1e-6)
+    assert torch.allclose(
+        label_smoothing_cross_entropy(x, y, smoothing=0.1), F.cross_entropy(x, y, label_smoothing=0.1), atol=1e-6
+    )
     assert torch.allclose(label_smoothing_cross_entropy(x, y, smoothing=0.0), F.cross_entropy(x, y), atol=1e-6)
     with pytest.raises(ValueError, match="smoothing"):
         label_smoothing_cross_entropy(x, y, smoothing=1.0)
@@ -148,7 +151,10 @@ def test_info_nce_with_one_caption_per_video_is_two_cross_entropies() -> None:
     assert torch.allclose(info_nce(u, y), ref, atol=1e-6)
     assert torch.allclose(info_nce(u, y, temperature=0.5), info_nce(u / 0.5, y), atol=1e-6)
     # CLIP loss averages the two directions and scales features by logit_scale
-    img, txt = F.normalize(torch.randn(6, 8, generator=_gen(17)), dim=1), F.normalize(torch.randn(6, 8, generator=_gen(18)), dim=1)
+    img, txt = (
+        F.normalize(torch.randn(6, 8, generator=_gen(17)), dim=1),
+        F.normalize(torch.randn(6, 8, generator=_gen(18)), dim=1),
+    )
     assert torch.allclose(clip_contrastive_loss(img, txt, 10.0), info_nce(10.0 * img @ txt.t(), y) / 2, atol=1e-5)
     with pytest.raises(ValueError, match="image_features"):
         clip_contrastive_loss(img, txt[:3], 1.0)
@@ -250,7 +256,9 @@ def test_frame_kl_is_zero_for_identical_scores_and_ignores_padding(seed: int) ->
     garbage = student.clone()
     pad = ~mask.bool().t()[None].expand_as(garbage)
     garbage[pad] = 1e10
-    assert torch.allclose(frame_kl_distillation(garbage, teacher, mask, labels), frame_kl_distillation(student, teacher, mask, labels))
+    assert torch.allclose(
+        frame_kl_distillation(garbage, teacher, mask, labels), frame_kl_distillation(student, teacher, mask, labels)
+    )
 
 
 def test_frame_kl_is_a_sum_over_captions_with_finite_gradients() -> None:
@@ -313,10 +321,14 @@ def test_kd_schedules_shipped_values_and_errors() -> None:
 
 
 def test_teacher_temperature_schedule() -> None:
-    t = teacher_temperature_schedule(warmup_teacher_temp=0.04, teacher_temp=0.07, warmup_teacher_temp_epochs=4, num_epochs=6)
+    t = teacher_temperature_schedule(
+        warmup_teacher_temp=0.04, teacher_temp=0.07, warmup_teacher_temp_epochs=4, num_epochs=6
+    )
     assert t.dtype == torch.float64 and t.tolist() == pytest.approx([0.04, 0.05, 0.06, 0.07, 0.07, 0.07])
     with pytest.raises(ValueError, match="warmup_teacher_temp_epochs"):
-        teacher_temperature_schedule(warmup_teacher_temp=0.04, teacher_temp=0.07, warmup_teacher_temp_epochs=7, num_epochs=6)
+        teacher_temperature_schedule(
+            warmup_teacher_temp=0.04, teacher_temp=0.07, warmup_teacher_temp_epochs=7, num_epochs=6
+        )
 
 
 # ------------------------------------------------------------------------------- XKD pieces

@@ -1,4 +1,5 @@
 """Unit and property tests of ``videokd.metrics`` (single process; see test_metrics_distributed.py for DDP)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -103,7 +104,9 @@ def test_ground_truth_forms_agree_and_several_ground_truths_take_the_best() -> N
     assert torch.equal(retrieval_ranks(scores, lists), retrieval_ranks(scores, gt))
     assert torch.equal(retrieval_ranks(scores, rel), retrieval_ranks(scores, gt))
     two = [[0, 3]] * 6
-    best = torch.minimum(retrieval_ranks(scores, torch.zeros(6, dtype=torch.long)), retrieval_ranks(scores, torch.full((6,), 3)))
+    best = torch.minimum(
+        retrieval_ranks(scores, torch.zeros(6, dtype=torch.long)), retrieval_ranks(scores, torch.full((6,), 3))
+    )
     assert torch.equal(retrieval_ranks(scores, two), best)
 
 

@@ -1,4 +1,5 @@
 """Metric reduction across 2 real gloo processes: ``DistributedSampler``'s padded repeats are counted once."""
+
 from __future__ import annotations
 
 import multiprocessing as mp

@@ -1,12 +1,13 @@
 """Parity of the generic data functions (samplers, transforms, audio front end) with the
 "transform"-kind fixtures of every package.
 
-Fixtures are discovered with ``fixture_files(pkg)`` and dispatched on their name through
+Fixtures are discovered with ``fixture_files(pkg, missing_ok=True)`` and dispatched on their name through
 ``CHECKS``; every size and hyper-parameter is read from the fixture, so the held-out set (other
 sizes / seeds) runs through the same code. Fixtures that need package glue (annotation json
 walking, CLI option parsing) are tested on the generic part the core provides; the rest of the
 glue belongs to the package.
 """
+
 from __future__ import annotations
 
 import random
@@ -28,13 +29,14 @@ def check(pkg: str, name: str):
     def register(fn):
         CHECKS[(pkg, name)] = fn
         return fn
+
     return register
 
 
 def _params():
     out = []
     for pkg in sorted({p for p, _ in CHECKS}):
-        for path in fixture_files(pkg):
+        for path in fixture_files(pkg, missing_ok=True):
             if (pkg, path.stem) in CHECKS:
                 out.append(pytest.param(pkg, path, id=f"{pkg}/{path.stem}"))
     return out
@@ -135,8 +137,11 @@ def _k400(fx):
             continue
         test = S.uniform_multiclip_indices(n, t, clips)
         _exact(S.frame_windows(test, n, length) + bias, video["test_windows"])
-        _exact(S.frame_windows(test, n, length, wrap=True) + bias, video["test_windows_video_modality"],
-               f"N={n} decord wrap")
+        _exact(
+            S.frame_windows(test, n, length, wrap=True) + bias,
+            video["test_windows_video_modality"],
+            f"N={n} decord wrap",
+        )
 
 
 # ============================================================================ kiclip samplers
@@ -149,10 +154,17 @@ def _kiclip_temporal(fx):
         fps = float(num) / float(den)
         seed = case["python_random_seed"]
         idx, start, end = S.slowfast_clip_indices(
-            case["num_frames_in_video"], fps, sampling_rate=cfg["DATA.SAMPLING_RATE"],
-            clip_frames=cfg["DATA.NUM_FRAMES"], target_fps=cfg["DATA.TARGET_FPS"], clip_idx=case["clip_idx"],
-            num_clips=cfg["TEST.NUM_ENSEMBLE_VIEWS"], duration_known=case["duration_known"],
-            pts_per_frame=case["pts_per_frame"], rng=random.Random(seed) if seed is not None else None)
+            case["num_frames_in_video"],
+            fps,
+            sampling_rate=cfg["DATA.SAMPLING_RATE"],
+            clip_frames=cfg["DATA.NUM_FRAMES"],
+            target_fps=cfg["DATA.TARGET_FPS"],
+            clip_idx=case["clip_idx"],
+            num_clips=cfg["TEST.NUM_ENSEMBLE_VIEWS"],
+            duration_known=case["duration_known"],
+            pts_per_frame=case["pts_per_frame"],
+            rng=random.Random(seed) if seed is not None else None,
+        )
         _exact(idx, exp["source_frame_indices"], str(case))
         got = torch.tensor([[start, end, 0.0]], dtype=torch.float64)
         assert_matches(got, exp["start_end_delta"], atol=1e-9, rtol=0, context=str(case))
@@ -162,8 +174,9 @@ def _kiclip_temporal(fx):
 @check("dldkd", "transform_uniform_sampling")
 def _dldkd_uniform(fx):
     eps = fx["config"]["l2_eps"]
-    for feat, m, exp, exp_l2 in zip(fx["inputs"]["features"], fx["inputs"]["max_len"],
-                                    fx["outputs"]["sampled"], fx["outputs"]["sampled_l2"]):
+    for feat, m, exp, exp_l2 in zip(
+        fx["inputs"]["features"], fx["inputs"]["max_len"], fx["outputs"]["sampled"], fx["outputs"]["sampled_l2"]
+    ):
         got = uniform_feature_sampling(feat.numpy(), int(m))
         assert got.dtype == feat.numpy().dtype
         assert_matches(torch.from_numpy(np.ascontiguousarray(got)), exp, **_tol(fx), context=f"n={feat.shape[0]} M={m}")
@@ -284,8 +297,9 @@ def _tds_flip(fx):
     rng = random.Random(0)
     flips = 0
     for _ in range(2000):
-        got, flipped, label = TF.random_hflip(video, fx["config"]["flip_prob"], rng=rng, label=86,
-                                              swap_pairs=TF.SSV2_FLIP_PAIRS)
+        got, flipped, label = TF.random_hflip(
+            video, fx["config"]["flip_prob"], rng=rng, label=86, swap_pairs=TF.SSV2_FLIP_PAIRS
+        )
         flips += flipped
         assert label == (87 if flipped else 86)
         assert torch.equal(got, video.flip(-1) if flipped else video)
@@ -309,7 +323,9 @@ def _kd2d3d_crops(fx):
         _exact(eff, exp["effective_box"], str(case))
     for key in ("corner_crop",):
         for case, exp in zip(inp[key], out[key]):
-            _exact(TF.corner_box(*case["image_wh"], case["size"], case["crop_position"]), exp["effective_box"], str(case))
+            _exact(
+                TF.corner_box(*case["image_wh"], case["size"], case["crop_position"]), exp["effective_box"], str(case)
+            )
     for case, exp in zip(inp["center_crop"], out["center_crop"]):
         _exact(TF.corner_box(*case["image_wh"], case["size"], "c"), exp["effective_box"], str(case))
     for case, exp in zip(inp["scale"], out["scale"]):
@@ -323,6 +339,7 @@ def _kd2d3d_crops(fx):
         class Fixed(random.Random):
             def random(self):  # noqa: D401 - uniform(0, 1) == random()
                 return p
+
         _, got, _ = TF.random_hflip(torch.zeros(1, 1, 2), 0.5, rng=Fixed())
         assert got == flipped, p
 
@@ -348,8 +365,12 @@ def _kd2d3d_norm(fx):
     frame = fx["inputs"]["frame_uint8_HWC"]
     for name, argv in fx["inputs"]["cases"].items():
         opt = parser.parse_args(argv)
-        mean, std = TF.resnet3d_norm(mean_dataset=opt.mean_dataset, norm_value=opt.norm_value,
-                                     no_mean_norm=opt.no_mean_norm, std_norm=opt.std_norm)
+        mean, std = TF.resnet3d_norm(
+            mean_dataset=opt.mean_dataset,
+            norm_value=opt.norm_value,
+            no_mean_norm=opt.no_mean_norm,
+            std_norm=opt.std_norm,
+        )
         exp = out["cases"][name]
         assert_matches(mean, exp["mean"], **_tol(fx), context=name)
         assert_matches(std, exp["std"], **_tol(fx), context=name)
@@ -393,17 +414,33 @@ def _xkd_logmel(fx):
     assert inp["sample_rate"] == rate and cfg["stft.window"] == "hann" and cfg["stft.center"]
     tol = _xkd_tol(fx)
     prepared = A.prepare_waveform(inp["waveform"], int(round(cfg["dataset.audio_clip_duration"] * rate)))
-    assert_matches(prepared, out["prepared_waveform"], atol=0, rtol=0, path=("outputs", "prepared_waveform"), tolerance=tol)
-    common = dict(sample_rate=rate, n_fft=cfg["dataset.n_fft"], hop_length=cfg["dataset.hop_length"],
-                  n_mels=cfg["dataset.n_mels"], f_min=cfg["f_min"], f_max=cfg["f_max"],
-                  mean=cfg["mean"] if cfg["normalize"] else None, std=cfg["std"] if cfg["normalize"] else None)
+    assert_matches(
+        prepared, out["prepared_waveform"], atol=0, rtol=0, path=("outputs", "prepared_waveform"), tolerance=tol
+    )
+    common = dict(
+        sample_rate=rate,
+        n_fft=cfg["dataset.n_fft"],
+        hop_length=cfg["dataset.hop_length"],
+        n_mels=cfg["dataset.n_mels"],
+        f_min=cfg["f_min"],
+        f_max=cfg["f_max"],
+        mean=cfg["mean"] if cfg["normalize"] else None,
+        std=cfg["std"] if cfg["normalize"] else None,
+    )
     reflect, constant = A.LogMel(**common, pad_mode="reflect"), A.LogMel(**common, pad_mode="constant")
-    assert_matches(reflect.fbank, out["mel_filterbank"], atol=0, rtol=0, path=("outputs", "mel_filterbank"), tolerance=tol)
-    assert_matches(reflect.mel_power(prepared[0]), out["mel_power"], atol=0, rtol=0, path=("outputs", "mel_power"),
-                   tolerance=tol)
-    local = prepared[:, inp["local_start"]:inp["local_start"] + inp["local_length"]]
-    for key, fn, wave in [("logmel", reflect, prepared), ("logmel_local", reflect, local),
-                          ("logmel_constant_pad", constant, prepared), ("logmel_local_constant_pad", constant, local)]:
+    assert_matches(
+        reflect.fbank, out["mel_filterbank"], atol=0, rtol=0, path=("outputs", "mel_filterbank"), tolerance=tol
+    )
+    assert_matches(
+        reflect.mel_power(prepared[0]), out["mel_power"], atol=0, rtol=0, path=("outputs", "mel_power"), tolerance=tol
+    )
+    local = prepared[:, inp["local_start"] : inp["local_start"] + inp["local_length"]]
+    for key, fn, wave in [
+        ("logmel", reflect, prepared),
+        ("logmel_local", reflect, local),
+        ("logmel_constant_pad", constant, prepared),
+        ("logmel_local_constant_pad", constant, local),
+    ]:
         assert_matches(fn(wave), out[key], atol=0, rtol=0, path=("outputs", key), tolerance=tol, context=key)
 
 
@@ -422,8 +459,13 @@ def _xkd_rrc(fx):
     rng = random.Random(0)
     for _ in range(200):
         (i, j, h, w), cv = A.spectrogram_resize_crop_box(
-            f, t, virtual_crop_scale=(vf, vt), freq_scale=cfg["dataset.train.aud_aug_kwargs.local.freq_scale"],
-            time_scale=cfg["dataset.train.aud_aug_kwargs.local.time_scale"], rng=rng)
+            f,
+            t,
+            virtual_crop_scale=(vf, vt),
+            freq_scale=cfg["dataset.train.aud_aug_kwargs.local.freq_scale"],
+            time_scale=cfg["dataset.train.aud_aug_kwargs.local.time_scale"],
+            rng=rng,
+        )
         assert tuple(cv) == canvas and 1 <= h <= canvas[0] and 1 <= w <= canvas[1]
         assert 0 <= i <= canvas[0] - h and 0 <= j <= canvas[1] - w
 
@@ -474,8 +516,11 @@ def _kd2d3d_getitem(fx):
     assert_matches([val_mean, val_std], [cfg["mean_val"], cfg["std_val"]], atol=1e-12, rtol=0)
     test_mean, test_std = TF.resnet3d_norm(**cfg["test"])
     for phase, n_samples in (("val", cfg["n_val_samples"]), ("test", 0)):
-        samples = [(vid, S.loop_pad(c, t)) for vid, n in zip(inp["video_ids"], inp["n_frames"])
-                   for c in S.clip_index_lists(n, t, n_samples)]
+        samples = [
+            (vid, S.loop_pad(c, t))
+            for vid, n in zip(inp["video_ids"], inp["n_frames"])
+            for c in S.clip_index_lists(n, t, n_samples)
+        ]
         assert len(samples) == len(out[phase])
         for item in out[phase]:
             vid, idx = samples[item["index"]]

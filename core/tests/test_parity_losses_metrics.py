@@ -5,6 +5,7 @@ here through ``CHECKERS`` (keyed by fixture name, so the held-out set with other
 or listed in ``LEFT_TO_OTHERS`` with the reason; ``test_parity_selection_is_explicit`` fails on
 any fixture that is in neither. All sizes and hyper-parameters come from the fixture.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -124,7 +125,9 @@ def _dldkd_kd_frame_kl(fx: dict) -> None:
 
 def _dldkd_soft_infonce(fx: dict) -> None:
     i, c = fx["inputs"], fx["config"]
-    got: dict[str, Any] = {k: [] for k in ("loss", "grad_scores", "grad_sims", "loss_self_sims", "grad_scores_self_sims")}
+    got: dict[str, Any] = {
+        k: [] for k in ("loss", "grad_scores", "grad_sims", "loss_self_sims", "grad_scores_self_sims")
+    }
     for alpha, beta in zip(i["alpha"], i["belta"]):
         scores = i["scores"].clone().requires_grad_()
         sims = i["sims"].clone().requires_grad_()
@@ -168,10 +171,17 @@ def _dldkd_total_iccv(fx: dict) -> None:
     mask, labels = i["videos_mask"], i["text_labels"]
     emb = {k: i[k].clone().requires_grad_() for k in i if k.startswith(("query_emb_", "video_emb_"))}
     weight = kd_weight_schedule(
-        c["decay_way"], c["epoch"], exponential_k=c["exponential_k"], linear_k=c["linear_k"], linear_b=c["linear_b"], sigmoid_k=c["sigmoid_k"]
+        c["decay_way"],
+        c["epoch"],
+        exponential_k=c["exponential_k"],
+        linear_k=c["linear_k"],
+        linear_b=c["linear_b"],
+        sigmoid_k=c["sigmoid_k"],
     )
     assert weight == pytest.approx(i["kd_weight"], abs=1e-12)
-    coef = kd_coefficient(c["decay_way"], i["kd_weight"], loss_scale_weight=c["loss_scale_weight"], loss_init_weight=c["loss_init_weight"])
+    coef = kd_coefficient(
+        c["decay_way"], i["kd_weight"], loss_scale_weight=c["loss_scale_weight"], loss_init_weight=c["loss_init_weight"]
+    )
     teacher = frame_scores(i["clip_text_feat"], i["clip_video_features"], mask)
 
     def branch(name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -208,11 +218,16 @@ def _dldkd_total_iccv(fx: dict) -> None:
 def _dldkd_schedule_kd_weight(fx: dict) -> None:
     c = fx["config"]
     epochs = fx["inputs"]["epochs"].tolist()
-    kw = dict(exponential_k=c["exponential_k"], linear_k=c["linear_k"], linear_b=c["linear_b"], sigmoid_k=c["sigmoid_k"])
+    kw = dict(
+        exponential_k=c["exponential_k"], linear_k=c["linear_k"], linear_b=c["linear_b"], sigmoid_k=c["sigmoid_k"]
+    )
     got: dict[str, dict[str, torch.Tensor]] = {"weight": {}, "kd_coefficient": {}}
     for way in fx["inputs"]["decay_ways"]:
         w = [kd_weight_schedule(way, e, **kw) for e in epochs]
-        coef = [kd_coefficient(way, x, loss_scale_weight=c["loss_scale_weight"], loss_init_weight=c["loss_init_weight"]) for x in w]
+        coef = [
+            kd_coefficient(way, x, loss_scale_weight=c["loss_scale_weight"], loss_init_weight=c["loss_init_weight"])
+            for x in w
+        ]
         got["weight"][str(way)] = torch.tensor(w, dtype=torch.float64)
         got["kd_coefficient"][str(way)] = torch.tensor(coef, dtype=torch.float64)
     _check(fx, got, fx["outputs"])
@@ -225,13 +240,19 @@ def _dldkd_schedule_pp(fx: dict) -> None:
     def series(fn: Callable[[int], float]) -> torch.Tensor:
         return torch.tensor([fn(e) for e in epochs], dtype=torch.float64)
 
-    kw = dict(exponential_k=c["exponential_k"], linear_k=c["linear_k"], linear_b=c["linear_b"], sigmoid_k=c["sigmoid_k"])
+    kw = dict(
+        exponential_k=c["exponential_k"], linear_k=c["linear_k"], linear_b=c["linear_b"], sigmoid_k=c["sigmoid_k"]
+    )
     got: dict[str, dict[str, torch.Tensor]] = {
         "distill_weight": {m: series(lambda e, m=m: distill_weight_schedule(m, e, **kw)) for m in o["distill_weight"]}
     }
     rkw = dict(n_epoch=c["n_epoch"], exponential_k=c["exponential_k"], sigmoid_k=c["selfDistil_sigmoid_k"])
     # alpha always floors at 0; belta floors at 0.5 when it starts >= 0.5 (ratio_schedule's default rule)
-    for key, start, floor in (("alpha", c["alpha"], 0.0), ("belta", c["belta"], None), ("belta_from_0.4", c["belta_low_case"], None)):
+    for key, start, floor in (
+        ("alpha", c["alpha"], 0.0),
+        ("belta", c["belta"], None),
+        ("belta_from_0.4", c["belta_low_case"], None),
+    ):
         got[key] = {m: series(lambda e, m=m: ratio_schedule(m, e, start=start, floor=floor, **rkw)) for m in o[key]}
     _check(fx, got, o)
 
@@ -252,8 +273,11 @@ def _dldkd_metric(fx: dict) -> None:
             assert gt == exp_gt
         optimistic = retrieval_ranks(scores, gt)
         pessimistic = retrieval_ranks(scores, gt, ties="pessimistic")
-        _check(fx, {"rank_optimistic": optimistic, "rank_pessimistic": pessimistic},
-               {"rank_optimistic": o[f"{p}rank_optimistic"], "rank_pessimistic": o[f"{p}rank_pessimistic"]})
+        _check(
+            fx,
+            {"rank_optimistic": optimistic, "rank_pessimistic": pessimistic},
+            {"rank_optimistic": o[f"{p}rank_optimistic"], "rank_pessimistic": o[f"{p}rank_pessimistic"]},
+        )
         numpy_rank = o[f"{p}rank"]
         # the original's numpy order among exact ties is platform-dependent: only bounds are portable
         assert bool((optimistic <= numpy_rank).all() and (numpy_rank <= pessimistic).all())
@@ -344,7 +368,9 @@ def _xkd_teacher_temp(fx: dict) -> None:
                 warmup_teacher_temp_epochs=t["warmup_teacher_temp_epochs"],
                 num_epochs=n_epochs,
             )
-            out[f"{modality}_student_temp_schedule"] = torch.full((n_epochs,), float(t["student_temp"]), dtype=torch.float64)
+            out[f"{modality}_student_temp_schedule"] = torch.full(
+                (n_epochs,), float(t["student_temp"]), dtype=torch.float64
+            )
         got.append(out)
     _check(fx, {"schedules": got}, fx["outputs"])
 
@@ -355,7 +381,9 @@ def _xkd_teacher_temp(fx: dict) -> None:
 def _residual_head(state_dict: dict, prefix: str) -> nn.Module:
     """FROSTER residual projection P = Linear(no bias) -> GELU(erf) -> Linear(no bias), from the fixture."""
     w0, w2 = state_dict[f"{prefix}.0.weight"], state_dict[f"{prefix}.2.weight"]
-    head = nn.Sequential(nn.Linear(w0.shape[1], w0.shape[0], bias=False), nn.GELU(), nn.Linear(w2.shape[1], w2.shape[0], bias=False))
+    head = nn.Sequential(
+        nn.Linear(w0.shape[1], w0.shape[0], bias=False), nn.GELU(), nn.Linear(w2.shape[1], w2.shape[0], bias=False)
+    )
     head.load_state_dict({"0.weight": w0, "2.weight": w2})
     return head
 
@@ -417,7 +445,9 @@ def _kiclip_test_aggregation(fx: dict) -> None:
             vlabels = torch.zeros(num_videos, dtype=torch.long).scatter(0, video_index[:n_seen], labels[:n_seen])
             return preds, counts, vlabels
 
-        consumed = (logits.shape[0] // c["TEST.BATCH_SIZE"]) * c["TEST.BATCH_SIZE"] if c["drop_last"] else logits.shape[0]
+        consumed = (
+            (logits.shape[0] // c["TEST.BATCH_SIZE"]) * c["TEST.BATCH_SIZE"] if c["drop_last"] else logits.shape[0]
+        )
         preds, counts, vlabels = run(consumed, "sum")
         acc = topk_accuracy(preds, vlabels, ks)
         max_preds, _, _ = run(consumed, "max")
@@ -436,12 +466,25 @@ def _kiclip_test_aggregation(fx: dict) -> None:
             "no_drop_last_clip_count": full_counts,
         }
         for k, a, fa in zip(ks, acc, full_acc):
-            got.update({f"top{k}_acc": _pct2(a), f"top{k}_acc_str": f"{a:.2f}", f"top{k}_acc_exact": a, f"no_drop_last_top{k}_acc": _pct2(fa)})
+            got.update(
+                {
+                    f"top{k}_acc": _pct2(a),
+                    f"top{k}_acc_str": f"{a:.2f}",
+                    f"top{k}_acc_exact": a,
+                    f"no_drop_last_top{k}_acc": _pct2(fa),
+                }
+            )
         _check(fx, got, {k: o[k] for k in got})
         exact[part] = acc[0]
     base, novel = fx["outputs"]["base"], fx["outputs"]["novel"]
-    _check(fx, {"harmonic_mean": harmonic_mean(base["top1_acc"], novel["top1_acc"]), "harmonic_mean_exact": harmonic_mean(exact["base"], exact["novel"])},
-           {k: fx["outputs"][k] for k in ("harmonic_mean", "harmonic_mean_exact")})
+    _check(
+        fx,
+        {
+            "harmonic_mean": harmonic_mean(base["top1_acc"], novel["top1_acc"]),
+            "harmonic_mean_exact": harmonic_mean(exact["base"], exact["novel"]),
+        },
+        {k: fx["outputs"][k] for k in ("harmonic_mean", "harmonic_mean_exact")},
+    )
 
 
 # --------------------------------------------------------------------------------------- tdsclip
@@ -479,7 +522,11 @@ def _tdsclip_view_aggregation(fx: dict) -> None:
 
 def _kd2d3d_clip_accuracy(fx: dict) -> None:
     i, o = fx["inputs"], fx["outputs"]
-    got: dict[str, Any] = {"accuracy": [topk_accuracy(case["outputs"], case["targets"], [1], percent=False)[0] for case in i["accuracy_cases"]]}
+    got: dict[str, Any] = {
+        "accuracy": [
+            topk_accuracy(case["outputs"], case["targets"], [1], percent=False)[0] for case in i["accuracy_cases"]
+        ]
+    }
     loss_meter, acc_meter, per_batch = MeanAccumulator(), MeanAccumulator(), []
     for batch in i["val_batches"]:
         n = batch["targets"].shape[0]
@@ -494,7 +541,11 @@ def _kd2d3d_clip_accuracy(fx: dict) -> None:
     # the epoch accuracy only appears in the log line: epoch \t loss \t acc
     epoch, loss_text, acc_text = o["val_log_text"].strip().splitlines()[1].split("\t")
     assert int(epoch) == fx["config"]["epoch"]
-    _check(fx, {"loss": loss_meter.compute(), "acc": acc_meter.compute()}, {"loss": float(loss_text), "acc": float(acc_text)})
+    _check(
+        fx,
+        {"loss": loss_meter.compute(), "acc": acc_meter.compute()},
+        {"loss": float(loss_text), "acc": float(acc_text)},
+    )
 
 
 def _kd2d3d_video_level_accuracy(fx: dict) -> None:
@@ -502,7 +553,11 @@ def _kd2d3d_video_level_accuracy(fx: dict) -> None:
     subset = c["subset"]
 
     def truth(db: dict, strip: int = 0) -> dict[str, str]:
-        return {(k[:-strip] if strip else k): v["annotations"]["label"] for k, v in db["database"].items() if v["subset"] == subset}
+        return {
+            (k[:-strip] if strip else k): v["annotations"]["label"]
+            for k, v in db["database"].items()
+            if v["subset"] == subset
+        }
 
     # UCF-101 / HMDB-51 evaluators: ids as they are; Kinetics: strip the 14-char _%06d_%06d suffix
     gt = truth(i["ground_truth"])
@@ -523,8 +578,12 @@ def _kd2d3d_test_video_aggregation(fx: dict) -> None:
     video_index = torch.tensor([order.setdefault(v, len(order)) for v in ids])
     names = i["class_names"]
     top_k = c["top_k"]
-    for no_softmax, key in zip(c["no_softmax_in_test"], ("results_json_with_trailing_sentinel_clip", "results_json_no_softmax")):
-        scores, _ = aggregate_views(i["clip_logits"], video_index, len(order), method="mean", activation=None if no_softmax else "softmax")
+    for no_softmax, key in zip(
+        c["no_softmax_in_test"], ("results_json_with_trailing_sentinel_clip", "results_json_no_softmax")
+    ):
+        scores, _ = aggregate_views(
+            i["clip_logits"], video_index, len(order), method="mean", activation=None if no_softmax else "softmax"
+        )
         top = scores.topk(min(top_k, scores.shape[1]), dim=1)
         results = {
             vid: [{"label": names[int(j)], "score": float(s)} for s, j in zip(top.values[v], top.indices[v])]
@@ -568,12 +627,16 @@ CHECKERS: dict[tuple[str, str], Callable[[dict], None]] = {
 
 
 def _all_fixtures() -> list[tuple[str, Path]]:
-    return [(pkg, path) for pkg in PACKAGES for path in fixture_files(pkg)]
+    return [(pkg, path) for pkg in PACKAGES for path in fixture_files(pkg, missing_ok=True)]
 
 
 def _covered_params() -> list:
     # the file stem is the fixture name (README); the test re-checks it after loading
-    return [pytest.param(pkg, path, id=f"{pkg}/{path.stem}") for pkg, path in _all_fixtures() if (pkg, path.stem) in CHECKERS]
+    return [
+        pytest.param(pkg, path, id=f"{pkg}/{path.stem}")
+        for pkg, path in _all_fixtures()
+        if (pkg, path.stem) in CHECKERS
+    ]
 
 
 @pytest.mark.parametrize("pkg,path", _covered_params())

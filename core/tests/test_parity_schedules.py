@@ -6,6 +6,7 @@ the package / losses tests and are listed in ``OWNED_ELSEWHERE``; a schedule or 
 that is in neither table fails ``test_every_schedule_fixture_is_dispatched`` instead of silently
 going untested. All sizes and hyper-parameters come from each fixture.
 """
+
 from __future__ import annotations
 
 import math
@@ -70,8 +71,16 @@ def check_optimizer_step_bertadam(fx: dict) -> None:
     decay_of = {n: g["weight_decay"] for g in groups for n in g["param_names"]}
     assert_matches(decay_of, inp["weight_decay_per_param"], atol=0.0, rtol=0.0, context="weight_decay_per_param")
     opt = build_optimizer(
-        "bertadam", groups, lr=cfg["lr"], betas=(cfg["b1"], cfg["b2"]), eps=cfg["e"], weight_decay=cfg["weight_decay"],
-        warmup=cfg["warmup"], t_total=cfg["t_total"], schedule=cfg["schedule"], max_grad_norm=cfg["max_grad_norm"],
+        "bertadam",
+        groups,
+        lr=cfg["lr"],
+        betas=(cfg["b1"], cfg["b2"]),
+        eps=cfg["e"],
+        weight_decay=cfg["weight_decay"],
+        warmup=cfg["warmup"],
+        t_total=cfg["t_total"],
+        schedule=cfg["schedule"],
+        max_grad_norm=cfg["max_grad_norm"],
     )
     assert isinstance(opt, BertAdam)
     params = dict(named)
@@ -83,9 +92,15 @@ def check_optimizer_step_bertadam(fx: dict) -> None:
         opt.step()
         got["grad_after_clip"].append({n: (None if p.grad is None else p.grad.clone()) for n, p in params.items()})
         got["params_after_step"].append({n: p.detach().clone() for n, p in params.items()})
-        got["next_m_after_step"].append({n: (opt.state[p]["next_m"].clone() if p in opt.state else None) for n, p in params.items()})
-        got["next_v_after_step"].append({n: (opt.state[p]["next_v"].clone() if p in opt.state else None) for n, p in params.items()})
-        got["step_count_after_step"].append({n: (opt.state[p]["step"] if p in opt.state else 0) for n, p in params.items()})
+        got["next_m_after_step"].append(
+            {n: (opt.state[p]["next_m"].clone() if p in opt.state else None) for n, p in params.items()}
+        )
+        got["next_v_after_step"].append(
+            {n: (opt.state[p]["next_v"].clone() if p in opt.state else None) for n, p in params.items()}
+        )
+        got["step_count_after_step"].append(
+            {n: (opt.state[p]["step"] if p in opt.state else 0) for n, p in params.items()}
+        )
     assert_matches(got, out, **_tol(fx), context=fx["name"])
 
 
@@ -118,7 +133,12 @@ def check_kiclip_lr_schedule(fx: dict) -> None:
         sched.step(g)
         per_iter.append(opt.param_groups[0]["lr"])
     # the fixture's fractional epochs are the same g / iters
-    assert_matches(torch.tensor([g / iters for g in range(n)], dtype=torch.float64), fx["inputs"]["epoch_exact"], atol=1e-15, rtol=0.0)
+    assert_matches(
+        torch.tensor([g / iters for g in range(n)], dtype=torch.float64),
+        fx["inputs"]["epoch_exact"],
+        atol=1e-15,
+        rtol=0.0,
+    )
     got = {
         "lr": torch.tensor(per_iter, dtype=torch.float64),
         "probe_lr": torch.tensor([lr_at(float(x)) for x in fx["inputs"]["probe_epochs"]], dtype=torch.float64),
@@ -138,7 +158,14 @@ def check_tdsclip_lr_schedule(fx: dict) -> None:
     epochs, iters = int(inp["epochs"]), int(inp["iters_per_epoch"])
 
     def factor(e: float) -> float:
-        return warmup_cosine(e, base=1.0, final=cfg["final_factor"], total=epochs, warmup=cfg["solver.lr_warmup_step"], warmup_start=cfg["warmup_lrs"])
+        return warmup_cosine(
+            e,
+            base=1.0,
+            final=cfg["final_factor"],
+            total=epochs,
+            warmup=cfg["solver.lr_warmup_step"],
+            warmup_start=cfg["warmup_lrs"],
+        )
 
     opt = torch.optim.AdamW([{"params": [nn.Parameter(torch.zeros(1))], "lr": b} for b in base])
     sched = ParamScheduler(opt, held_every(factor, iters_per_epoch=iters, every=10), key="lr", mode="factor")
@@ -155,7 +182,9 @@ def check_tdsclip_lr_schedule(fx: dict) -> None:
         "scheduler_step_args": [g // iters + (g % iters) / iters for g in step_iters],
         # upstream steps the optimizer when (i + 1) % accum == 0 within the epoch (no end-of-epoch flush)
         "optimizer_step_iters": [e * iters + i for e in range(epochs) for i in range(iters) if (i + 1) % accum == 0],
-        "probe_lrs": torch.tensor([[b * factor(float(x)) for b in base] for x in inp["probe_epochs"]], dtype=torch.float64),
+        "probe_lrs": torch.tensor(
+            [[b * factor(float(x)) for b in base] for x in inp["probe_epochs"]], dtype=torch.float64
+        ),
     }
     assert_matches(got, out, **_tol(fx), context=fx["name"])
 
@@ -165,7 +194,12 @@ def check_tdsclip_lr_schedule(fx: dict) -> None:
 
 def _cosine_from(case: dict) -> torch.Tensor:
     return cosine_schedule(
-        case["base_value"], case["final_value"], case["epochs"], case["niter_per_ep"], case["warmup_epochs"], case["start_warmup_value"]
+        case["base_value"],
+        case["final_value"],
+        case["epochs"],
+        case["niter_per_ep"],
+        case["warmup_epochs"],
+        case["start_warmup_value"],
     )
 
 
@@ -179,7 +213,12 @@ def check_xkd_cosine(fx: dict) -> None:
     if fx["name"] == "schedule_weight_decay":
         # applied to group 1 only (group 0 is the no-decay group)
         values = got["schedules"][-1]
-        opt = torch.optim.AdamW([{"params": [nn.Parameter(torch.zeros(1))], "weight_decay": 0.0}, {"params": [nn.Parameter(torch.zeros(1))]}])
+        opt = torch.optim.AdamW(
+            [
+                {"params": [nn.Parameter(torch.zeros(1))], "weight_decay": 0.0},
+                {"params": [nn.Parameter(torch.zeros(1))]},
+            ]
+        )
         sched = ParamScheduler(opt, values, key="weight_decay", groups=[1])
         sched.step(len(values) - 1)
         assert opt.param_groups[0]["weight_decay"] == 0.0
@@ -196,7 +235,9 @@ def check_xkd_teacher_temp(fx: dict) -> None:
             entry[f"{modality}_teacher_temp_schedule"] = teacher_temp_schedule(
                 kw["warmup_teacher_temp"], kw["teacher_temp"], int(kw["warmup_teacher_temp_epochs"]), epochs
             )
-            entry[f"{modality}_student_temp_schedule"] = torch.full((epochs,), float(kw["student_temp"]), dtype=torch.float64)
+            entry[f"{modality}_student_temp_schedule"] = torch.full(
+                (epochs,), float(kw["student_temp"]), dtype=torch.float64
+            )
         got.append(entry)
     assert_matches({"schedules": got}, fx["outputs"], **_tol(fx), context=fx["name"])
 
@@ -213,7 +254,12 @@ def _module_tree(state: dict[str, torch.Tensor]) -> nn.Module:
             if not hasattr(mod, part):
                 mod.add_module(part, nn.Module())
             mod = getattr(mod, part)
-        key = (tensor.untyped_storage().data_ptr(), tensor.storage_offset(), tuple(tensor.shape), tuple(tensor.stride()))
+        key = (
+            tensor.untyped_storage().data_ptr(),
+            tensor.storage_offset(),
+            tuple(tensor.shape),
+            tuple(tensor.stride()),
+        )
         if key not in shared:
             shared[key] = nn.Parameter(tensor.clone(), requires_grad=False)
         mod.register_parameter(leaf, shared[key])
@@ -243,10 +289,20 @@ def check_reduce_lr_on_plateau(fx: dict) -> None:
         first = exp["lr_after_each_step"][0]
         init = [fx["config"]["learning_rate"] if v > 0 else 0.0 for v in first]
         assert len(init) == exp["n_param_groups"]
-        opt = torch.optim.SGD([{"params": [nn.Parameter(torch.zeros(1))], "lr": lr} for lr in init], lr=fx["config"]["learning_rate"])
+        opt = torch.optim.SGD(
+            [{"params": [nn.Parameter(torch.zeros(1))], "lr": lr} for lr in init], lr=fx["config"]["learning_rate"]
+        )
         sched = PlateauScheduler(
-            opt, monitor="val/loss", mode=args["mode"], factor=args["factor"], patience=args["patience"], threshold=args["threshold"],
-            threshold_mode=args["threshold_mode"], cooldown=args["cooldown"], min_lr=list(args["min_lrs"]), eps=args["eps"],
+            opt,
+            monitor="val/loss",
+            mode=args["mode"],
+            factor=args["factor"],
+            patience=args["patience"],
+            threshold=args["threshold"],
+            threshold_mode=args["threshold_mode"],
+            cooldown=args["cooldown"],
+            min_lr=list(args["min_lrs"]),
+            eps=args["eps"],
         )
         lrs, bad, best = [], [], []
         for loss in losses:
@@ -259,7 +315,10 @@ def check_reduce_lr_on_plateau(fx: dict) -> None:
             "lr_after_each_step": lrs,
             "num_bad_epochs": bad,
             "best": best,
-            "scheduler": {k: state[k] for k in ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lrs", "eps")},
+            "scheduler": {
+                k: state[k]
+                for k in ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown", "min_lrs", "eps")
+            },
             "n_param_groups": len(opt.param_groups),
         }
         assert_matches(got, exp, **_tol(fx), context=f"{fx['name']}[{case}]")
@@ -273,11 +332,24 @@ def check_sgd_train_steps(fx: dict) -> None:
         lr = cfg["learning_rate"]
         per_param_lr = run["steps"][0]["lr_per_parameter"]
         # the lineage's groups: one plain group, or (fine-tuning) per-parameter lr overrides
-        groups = param_groups(named, weight_decay=cfg["weight_decay"], lr=lr, no_decay=None, lr_mult=lambda n: per_param_lr[n] / lr)
+        groups = param_groups(
+            named, weight_decay=cfg["weight_decay"], lr=lr, no_decay=None, lr_mult=lambda n: per_param_lr[n] / lr
+        )
         nesterov = "--nesterov" in inp["argv"]
-        opt = build_optimizer("sgd", groups, lr=lr, momentum=cfg["momentum"], dampening=cfg["dampening"], weight_decay=cfg["weight_decay"], nesterov=nesterov)
+        opt = build_optimizer(
+            "sgd",
+            groups,
+            lr=lr,
+            momentum=cfg["momentum"],
+            dampening=cfg["dampening"],
+            weight_decay=cfg["weight_decay"],
+            nesterov=nesterov,
+        )
         exp_group = run["optimizer"]["param_groups"][0]
-        assert opt.param_groups[0]["dampening"] == exp_group["dampening"] and opt.param_groups[0]["nesterov"] == exp_group["nesterov"]
+        assert (
+            opt.param_groups[0]["dampening"] == exp_group["dampening"]
+            and opt.param_groups[0]["nesterov"] == exp_group["nesterov"]
+        )
         params = dict(named)
         got_steps = []
         for step in run["steps"]:
@@ -285,12 +357,14 @@ def check_sgd_train_steps(fx: dict) -> None:
             for n, p in params.items():
                 p.grad = step["grads"][n].clone()
             opt.step()
-            got_steps.append({
-                "params_before": before,
-                "params_after": {n: p.detach().clone() for n, p in params.items()},
-                "momentum_buffer_after": {n: opt.state[p]["momentum_buffer"].clone() for n, p in params.items()},
-                "lr_per_parameter": {n: g["lr"] for g in opt.param_groups for n in g["param_names"]},
-            })
+            got_steps.append(
+                {
+                    "params_before": before,
+                    "params_after": {n: p.detach().clone() for n, p in params.items()},
+                    "momentum_buffer_after": {n: opt.state[p]["momentum_buffer"].clone() for n, p in params.items()},
+                    "lr_per_parameter": {n: g["lr"] for g in opt.param_groups for n in g["param_names"]},
+                }
+            )
         expected = [{k: s[k] for k in got_steps[0]} for s in run["steps"]]
         assert_matches(got_steps, expected, **_tol(fx), context=f"{fx['name']}[{variant}]")
 
@@ -316,7 +390,7 @@ DISPATCH = {
 def _cases() -> list:
     cases = []
     for pkg in PACKAGES:
-        for path in fixture_files(pkg):
+        for path in fixture_files(pkg, missing_ok=True):
             if (pkg, path.stem) in DISPATCH:
                 cases.append(pytest.param(pkg, path, id=f"{pkg}/{path.stem}"))
     return cases
@@ -337,13 +411,15 @@ def test_parity_schedule(pkg: str, path: Path) -> None:
 def test_every_schedule_fixture_is_dispatched() -> None:
     found = 0
     for pkg in PACKAGES:
-        for path in fixture_files(pkg):
+        for path in fixture_files(pkg, missing_ok=True):
             fx = load_fixture(path)
             if fx["kind"] not in KINDS:
                 continue
             found += 1
             key = (pkg, fx["name"])
-            assert key in DISPATCH or key in OWNED_ELSEWHERE, f"{path}: {fx['kind']} fixture {fx['name']!r} is neither tested here nor owned elsewhere"
+            assert key in DISPATCH or key in OWNED_ELSEWHERE, (
+                f"{path}: {fx['kind']} fixture {fx['name']!r} is neither tested here nor owned elsewhere"
+            )
     if found == 0:
         pytest.skip("no parity fixtures found (set PARITY_ROOT)")
 

@@ -1,4 +1,5 @@
 """videokd.testing: fixture discovery and the fixture comparison rule."""
+
 import pytest
 import torch
 
@@ -12,6 +13,20 @@ def test_parity_root_holds_fixtures_for_every_package():
     assert root.is_dir(), f"parity fixtures not found at {root} (set PARITY_ROOT)"
     for pkg in PACKAGES:
         assert fixture_files(pkg), f"no *.pt fixtures under {root / pkg}"
+
+
+def test_default_root_is_the_repository_copy(monkeypatch):
+    monkeypatch.delenv("PARITY_ROOT", raising=False)
+    root = parity_root()
+    assert root.parts[-2:] == ("tests", "parity") and (root / "README.md").is_file(), root
+
+
+def test_no_fixtures_is_an_error_naming_the_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("PARITY_ROOT", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "dldkd")) as err:
+        fixture_files("dldkd")
+    assert "PARITY_ROOT" in str(err.value)
+    assert fixture_files("dldkd", missing_ok=True) == []
 
 
 def test_parity_root_env_override(tmp_path, monkeypatch):
@@ -45,7 +60,9 @@ def test_sparse_expected_is_densified():
 def test_prefix_tolerance_longest_prefix_wins_with_and_without_indices():
     with_indices = prefix_tolerance({"outputs": [1e-3, 0], "outputs.steps.loss": {"atol": 0.1, "rtol": 0}}, (1e-6, 0))
     assert with_indices(["outputs", "steps", 0, "loss"]) == (1e-3, 0)  # the index breaks the longer prefix
-    kiclip_style = prefix_tolerance({"outputs": [1e-3, 0], "outputs.steps.loss": [0.1, 0]}, (1e-6, 0), include_indices=False)
+    kiclip_style = prefix_tolerance(
+        {"outputs": [1e-3, 0], "outputs.steps.loss": [0.1, 0]}, (1e-6, 0), include_indices=False
+    )
     assert kiclip_style(["outputs", "steps", 0, "loss"]) == (0.1, 0)
     assert kiclip_style(["outputs", "other"]) == (1e-3, 0)
     assert kiclip_style(["grads", "w"]) == (1e-6, 0)

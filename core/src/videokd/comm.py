@@ -13,6 +13,7 @@ therefore take optional sample ids: :func:`first_occurrence_mask` keeps, over al
 first occurrence of every id (rank 0 first, then in local order), and the kept counts/sums are
 added with one ``all_reduce(SUM)``. Without a process group everything is a local no-op.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -21,8 +22,15 @@ import torch
 import torch.distributed as dist
 
 __all__ = [
-    "is_distributed", "world_size", "rank", "barrier", "all_reduce_sum", "all_reduce_mean", "all_reduce_max",
-    "all_gather_cat", "first_occurrence_mask",
+    "is_distributed",
+    "world_size",
+    "rank",
+    "barrier",
+    "all_reduce_sum",
+    "all_reduce_mean",
+    "all_reduce_max",
+    "all_gather_cat",
+    "first_occurrence_mask",
 ]
 
 
@@ -51,7 +59,7 @@ def _comm_device(group: Optional[object]) -> torch.device:
     return torch.device("cpu")
 
 
-def _all_reduce(tensor: torch.Tensor, op: "dist.ReduceOp", group: Optional[object]) -> torch.Tensor:
+def _all_reduce(tensor: torch.Tensor, op: dist.ReduceOp, group: Optional[object]) -> torch.Tensor:
     out = tensor.detach().to(_comm_device(group), copy=True)
     dist.all_reduce(out, op=op, group=group)
     return out.to(tensor.device)

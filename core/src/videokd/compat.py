@@ -10,6 +10,7 @@ detectron2 is on no package registry. The only operator the papers take from it 
 default ``ROIAlign(aligned=True)``); :func:`roi_align_layer` returns detectron2's layer when it is
 installed and torchvision's otherwise.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -37,9 +38,7 @@ def import_pytorchvideo_transforms() -> ModuleType:
     try:
         return importlib.import_module("pytorchvideo.transforms")
     except ImportError as err:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "pytorchvideo is required for this transform: pip install 'pytorchvideo>=0.1.5'"
-        ) from err
+        raise ImportError("pytorchvideo is required for this transform: pip install 'pytorchvideo>=0.1.5'") from err
 
 
 def roi_align_layer(output_size, spatial_scale: float, sampling_ratio: int = 0, aligned: bool = True):

@@ -18,13 +18,14 @@ Example::
     cfg = load_config("exp.yaml", defaults=defaults, overrides=["SOLVER.BASE_LR=0.01", "NUM_GPUS", "2"])
     cfg.SOLVER.BASE_LR  # 0.01
 """
+
 from __future__ import annotations
 
 import copy
 import difflib
 import os
-from collections.abc import Mapping, Sequence
-from typing import Any, Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -70,7 +71,7 @@ class Config(dict):
     def __delattr__(self, name: str) -> None:
         del self[name]
 
-    def __deepcopy__(self, memo: dict) -> "Config":
+    def __deepcopy__(self, memo: dict) -> Config:
         return Config({k: copy.deepcopy(v, memo) for k, v in self.items()})
 
     def to_dict(self) -> dict:
@@ -158,8 +159,7 @@ def _coerce(dotted: str, default: Any, value: Any) -> Any:
     else:
         return value
     raise ConfigError(
-        f"config key {dotted!r} expects {_type_name(default)} (default {default!r}), "
-        f"got {_type_name(value)} {value!r}"
+        f"config key {dotted!r} expects {_type_name(default)} (default {default!r}), got {_type_name(value)} {value!r}"
     )
 
 
@@ -215,7 +215,9 @@ def parse_overrides(args: Sequence[str]) -> list[tuple[str, Any]]:
     return pairs
 
 
-def apply_overrides(cfg: Config, overrides: Sequence[str] | Sequence[tuple[str, Any]], *, strict: bool = True) -> Config:
+def apply_overrides(
+    cfg: Config, overrides: Sequence[str] | Sequence[tuple[str, Any]], *, strict: bool = True
+) -> Config:
     """Apply command-line overrides (strings or parsed pairs) to ``cfg`` in place."""
     if overrides and isinstance(overrides[0], str):
         pairs = parse_overrides(overrides)  # type: ignore[arg-type]

@@ -1,12 +1,12 @@
 """Helpers for parity tests: find the fixtures recorded from the original code and compare outputs.
 
-Fixtures live in ``$PARITY_ROOT/<pkg>/*.pt`` (default: the first ``shared/parity`` folder found
-beside the repository or one of its parents). Each is a dict loaded with ``weights_only=True``
+Fixtures live in ``<repo>/tests/parity/<pkg>/*.pt``; ``$PARITY_ROOT/<pkg>/*.pt`` overrides the root. Each is a dict loaded with ``weights_only=True``
 holding ``kind``, ``name``, ``config``, ``inputs``, ``outputs`` and tolerances. Tests parametrise
 over :func:`fixture_files` (never over a hard-coded list of names) and compare with
 :func:`assert_matches`, which implements the rule every fixture README states: floats match when
 ``|got - exp| <= atol + rtol * |exp|`` (computed in float64), integers, booleans and strings exactly.
 """
+
 from __future__ import annotations
 
 import math
@@ -40,38 +40,57 @@ def paper_packages_imported_by(package: str) -> list[str]:
     Packages depend on videokd-core only; a non-empty answer means one reaches into another.
     """
     others = sorted(set(PAPER_PACKAGES) - {package})
-    code = (
-        f"import sys, {package}\n"
-        f"print('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] in {others!r})))"
-    )
+    code = f"import sys, {package}\nprint('\\n'.join(sorted(m for m in sys.modules if m.split('.')[0] in {others!r})))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if out.returncode != 0:
         raise AssertionError(f"import {package} failed:\n{out.stderr}")
     return [line for line in out.stdout.splitlines() if line]
 
 
+#: where the fixtures live inside the repository (relative to its root)
+REPO_FIXTURE_DIR = Path("tests") / "parity"
+
+
+def _repo_fixture_root(start: Path) -> Path | None:
+    for candidate in [start, *start.parents]:
+        found = candidate / REPO_FIXTURE_DIR
+        if (found / "README.md").is_file():
+            return found
+    return None
+
+
 def parity_root(start: str | os.PathLike | None = None) -> Path:
-    """``$PARITY_ROOT`` if set, else ``<ancestor>/shared/parity`` for the nearest ancestor that has one."""
+    """Where the parity fixtures are read from.
+
+    ``$PARITY_ROOT`` when set; else the repository's ``tests/parity`` folder, found from ``start``
+    (default: the working directory) or, for an editable install, from this file.
+    """
     env = os.environ.get("PARITY_ROOT")
     if env:
         return Path(env).expanduser().resolve()
-    here = Path(start or os.getcwd()).resolve()
-    for candidate in [here, *here.parents]:
-        found = candidate / "shared" / "parity"
-        if found.is_dir():
+    for origin in (Path(start or os.getcwd()).resolve(), Path(__file__).resolve().parent):
+        found = _repo_fixture_root(origin)
+        if found is not None:
             return found
-    # as a last resort, relative to this file (an editable install inside the repo)
-    for candidate in Path(__file__).resolve().parents:
-        found = candidate / "shared" / "parity"
-        if found.is_dir():
-            return found
-    return (Path(start or os.getcwd()).resolve().parent / "shared" / "parity").resolve()
+    raise FileNotFoundError(
+        f"no parity fixtures: no {REPO_FIXTURE_DIR}/README.md above {Path(start or os.getcwd()).resolve()} "
+        "(run the tests from inside the repository, or set PARITY_ROOT to a folder holding <pkg>/*.pt)"
+    )
 
 
-def fixture_files(package: str, *, start: str | os.PathLike | None = None) -> list[Path]:
-    """Every ``*.pt`` fixture of ``package``, sorted by name."""
+def fixture_files(package: str, *, start: str | os.PathLike | None = None, missing_ok: bool = False) -> list[Path]:
+    """Every ``*.pt`` fixture of ``package`` under :func:`parity_root`, sorted by name.
+
+    Raises ``FileNotFoundError`` naming the folder when there is none (unless ``missing_ok``, for
+    the core's tests that sweep every package's folder of an override root): a parity test that
+    finds no fixture must fail loudly, never pass on an empty parametrisation.
+    """
     folder = parity_root(start) / package
-    return sorted(folder.glob("*.pt")) if folder.is_dir() else []
+    found = sorted(folder.glob("*.pt")) if folder.is_dir() else []
+    if not found and not missing_ok:
+        origin = "PARITY_ROOT" if os.environ.get("PARITY_ROOT") else "the repository default"
+        raise FileNotFoundError(f"no *.pt parity fixtures in {folder} (fixture root from {origin})")
+    return found
 
 
 def load_fixture(path: str | os.PathLike) -> dict:
@@ -114,7 +133,9 @@ def prefix_tolerance(
 
 
 def _fmt(path: Sequence[Any]) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path)) or "<root>"
+    return (
+        "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path)) or "<root>"
+    )
 
 
 def _as_dense(t: torch.Tensor) -> torch.Tensor:
@@ -173,7 +194,9 @@ def compare(
             errors.append(f"{where}: missing keys {missing}")
         for key in expected:
             if key in got:
-                compare(got[key], expected[key], atol=atol, rtol=rtol, path=path + [key], tolerance=tolerance, errors=errors)
+                compare(
+                    got[key], expected[key], atol=atol, rtol=rtol, path=path + [key], tolerance=tolerance, errors=errors
+                )
         return errors
     if isinstance(expected, (list, tuple)):
         if isinstance(got, torch.Tensor):

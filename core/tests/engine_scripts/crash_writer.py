@@ -4,6 +4,7 @@ Version ``v`` holds ``{"version": v, "blob": full((n,), v)}``; after each write 
 ``wrote v``. The test SIGKILLs it at an arbitrary moment (often in the middle of a write) and
 checks that ``last.pt`` still loads and is one complete version.
 """
+
 from __future__ import annotations
 
 import sys

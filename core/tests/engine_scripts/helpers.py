@@ -1,4 +1,5 @@
 """Shared helpers of the engine tests: launching the scripts in this folder as real processes."""
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,11 @@ TRAIN_TINY = SCRIPTS / "train_tiny.py"
 
 
 def script_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not (k.startswith("SLURM_") or k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not (k.startswith("SLURM_") or k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"))
+    }
     env.update({"OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "CUDA_VISIBLE_DEVICES": ""})
     env.update(extra)
     return env
@@ -33,17 +38,22 @@ def free_port() -> int:
 def start(args: list[str], *, env: Optional[dict[str, str]] = None) -> subprocess.Popen:
     """Start a process in its own session (so the test can kill it with its workers)."""
     return subprocess.Popen(
-        args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env or script_env(), start_new_session=True
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env or script_env(),
+        start_new_session=True,
     )
 
 
 def finish(proc: subprocess.Popen, *, timeout: float = 300) -> str:
     try:
         out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as err:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
-        raise AssertionError(f"{proc.args} timed out after {timeout}s; output:\n{out[-4000:]}")
+        raise AssertionError(f"{proc.args} timed out after {timeout}s; output:\n{out[-4000:]}") from err
     if proc.returncode != 0:
         raise AssertionError(f"{proc.args} exited with {proc.returncode}; output:\n{out[-6000:]}")
     return out
@@ -88,5 +98,5 @@ def jsonl(out: Path, *, drop: tuple[str, ...] = ("time", "train/steps_per_s")) -
 def parse_prefixed_json(output: str, prefix: str) -> dict:
     for line in output.splitlines():
         if line.startswith(prefix + " "):
-            return json.loads(line[len(prefix) + 1:])
+            return json.loads(line[len(prefix) + 1 :])
     raise AssertionError(f"no {prefix!r} line in output:\n{output[-3000:]}")

@@ -7,6 +7,7 @@ param groups + AdamW + a per-step lr schedule, an EMA teacher checkpointed as ex
 an exact-count distributed evaluation, logging and checkpoints. ``--print-steps`` prints
 ``step N`` after every optimizer step (the tests kill the process when they see one).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,7 +39,11 @@ class TinyDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict:
         x = self.x[i]
         if self.noise:
-            x = x + self.noise * torch.randn_like(x) + self.noise * torch.from_numpy(np.random.standard_normal(x.shape).astype(np.float32))
+            x = (
+                x
+                + self.noise * torch.randn_like(x)
+                + self.noise * torch.from_numpy(np.random.standard_normal(x.shape).astype(np.float32))
+            )
         return {"x": x, "y": self.y[i], "index": torch.tensor(i)}
 
 
@@ -69,9 +74,22 @@ def main(argv: list[str] | None = None) -> int:
 
     with engine.distributed_session(args.device) as dist:
         if dist.is_main:
-            print("DIST " + json.dumps({"rank": dist.rank, "world_size": dist.world_size, "local_rank": dist.local_rank,
-                                        "launcher": dist.launcher, "backend": dist.backend, "device": str(dist.device),
-                                        "master_addr": dist.master_addr, "master_port": dist.master_port}), flush=True)
+            print(
+                "DIST "
+                + json.dumps(
+                    {
+                        "rank": dist.rank,
+                        "world_size": dist.world_size,
+                        "local_rank": dist.local_rank,
+                        "launcher": dist.launcher,
+                        "backend": dist.backend,
+                        "device": str(dist.device),
+                        "master_addr": dist.master_addr,
+                        "master_port": dist.master_port,
+                    }
+                ),
+                flush=True,
+            )
         engine.seed_everything(args.seed)  # same init on every rank (DDP also broadcasts rank 0's)
         model = build_model(args.dropout)
         teacher = build_model(0.0)
@@ -81,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         train = TinyDataset(args.n_train, seed=1, noise=args.noise)
         loader = engine.build_train_loader(train, batch_size=args.batch_size, seed=args.seed, num_workers=args.workers)
         steps_per_epoch = -(-len(loader) // args.accum)
-        lr = engine.ParamScheduler(opt, lambda g: engine.warmup_cosine(g / steps_per_epoch, base=1e-2, final=1e-4, total=args.epochs, warmup=0.5))
+        lr = engine.ParamScheduler(
+            opt,
+            lambda g: engine.warmup_cosine(g / steps_per_epoch, base=1e-2, final=1e-4, total=args.epochs, warmup=0.5),
+        )
         evalset = TinyDataset(args.n_eval, seed=2, noise=0.0)
 
         def step_fn(model: nn.Module, batch: dict) -> dict:
@@ -110,18 +131,35 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(args.step_delay)
 
         trainer = engine.Trainer(
-            model, opt, loader, step_fn,
+            model,
+            opt,
+            loader,
+            step_fn,
             config=engine.TrainConfig(
-                epochs=args.epochs, max_steps=args.max_steps, grad_accum=args.accum, clip_grad_norm=1.0,
-                precision=args.precision, out_dir=args.out, log_every=2, ckpt_every_steps=args.ckpt_every_steps,
-                monitor="val/loss", monitor_mode="min", progress=True,
+                epochs=args.epochs,
+                max_steps=args.max_steps,
+                grad_accum=args.accum,
+                clip_grad_norm=1.0,
+                precision=args.precision,
+                out_dir=args.out,
+                log_every=2,
+                ckpt_every_steps=args.ckpt_every_steps,
+                monitor="val/loss",
+                monitor_mode="min",
+                progress=True,
             ),
-            schedulers=[lr], eval_fn=eval_fn, extra_state={"teacher": teacher}, frozen=[teacher], on_step_end=on_step_end,
+            schedulers=[lr],
+            eval_fn=eval_fn,
+            extra_state={"teacher": teacher},
+            frozen=[teacher],
+            on_step_end=on_step_end,
             run_config={"script": "train_tiny", "args": vars(args)},
         )
         summary = trainer.fit()
         if dist.is_main:
-            print("SUMMARY " + json.dumps({k: summary[k] for k in ("epochs_done", "steps", "stopped_early")}), flush=True)
+            print(
+                "SUMMARY " + json.dumps({k: summary[k] for k in ("epochs_done", "steps", "stopped_early")}), flush=True
+            )
     return 0
 
 

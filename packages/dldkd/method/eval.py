@@ -1,4 +1,5 @@
 """The original entry point ``python method/eval.py ...``: same flags as ``python -m dldkd.evaluate``."""
+
 import sys
 
 from dldkd.evaluate import main

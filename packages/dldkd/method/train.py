@@ -1,4 +1,5 @@
 """The original entry point ``python method/train.py ...``: same flags as ``python -m dldkd.train``."""
+
 import sys
 
 from dldkd.train import main

@@ -1,7 +1,9 @@
 """Checkpoints: original ICCV / DL-DKD++ state dicts and model.ckpt files (EasyDict), our plain files."""
+
 from __future__ import annotations
 
 import argparse
+import pickle
 from collections import OrderedDict
 from pathlib import Path
 
@@ -24,8 +26,16 @@ from dldkd.train import save_model_checkpoint
 
 def _tiny(share: bool = True):
     torch.manual_seed(0)
-    return build_model(visual_input_size=10, query_input_size=6, inheritance_hidden=8, exploration_hidden=8, n_heads=2,
-                       max_ctx_l=7, max_desc_l=5, share_query_input_proj=share).eval()
+    return build_model(
+        visual_input_size=10,
+        query_input_size=6,
+        inheritance_hidden=8,
+        exploration_hidden=8,
+        n_heads=2,
+        max_ctx_l=7,
+        max_desc_l=5,
+        share_query_input_proj=share,
+    ).eval()
 
 
 def _inputs():
@@ -49,11 +59,14 @@ def test_original_model_ckpt_with_easydict_loads(tmp_path: Path, layout: str, sh
     else:
         assert "exp_visual_encoder.self.query.weight" in original and "out_mapping_linear.weight" in original
     # DataParallel prefix + the pickled EasyDict config, as the original train.py saved it
-    ckpt = {"model": OrderedDict((f"module.{k}", v) for k, v in original.items()),
-            "model_cfg": EasyDict({"n_heads": 2, "max_ctx_l": 7, "visual_input_size": 10}), "epoch": 5}
+    ckpt = {
+        "model": OrderedDict((f"module.{k}", v) for k, v in original.items()),
+        "model_cfg": EasyDict({"n_heads": 2, "max_ctx_l": 7, "visual_input_size": 10}),
+        "epoch": 5,
+    }
     (tmp_path / "run").mkdir()
     torch.save(ckpt, tmp_path / "run" / "model.ckpt")
-    with pytest.raises(Exception):
+    with pytest.raises(pickle.UnpicklingError):
         torch.load(tmp_path / "run" / "model.ckpt", weights_only=True)  # why the special loader exists
     loaded = load_checkpoint_file(tmp_path / "run" / "model.ckpt")
     assert type(loaded["model_cfg"]) is dict and loaded["model_cfg"]["n_heads"] == 2 and loaded["epoch"] == 5

@@ -1,4 +1,5 @@
 """Data readers: the on-disk layout of spec section 3, and the errors bad data must give."""
+
 from __future__ import annotations
 
 import ast
@@ -10,8 +11,6 @@ import numpy as np
 import pytest
 import torch
 
-from videokd.data.hdf5 import LazyHDF5
-
 from dldkd.data import (
     DataError,
     PRVRTrainDataset,
@@ -21,6 +20,7 @@ from dldkd.data import (
     collection_paths,
     read_captions,
 )
+from videokd.data.hdf5 import LazyHDF5
 
 
 def _paths(root: Path):

@@ -1,6 +1,7 @@
 """End to end on the synthetic PRVR dataset (core generator, TVR layout): the entry scripts
 do_tvr.sh (train with early stopping) and do_test.sh (table, ranks, metrics JSON), and a
 DL-DKD++ (--label_style soft) run through the Python API."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,24 @@ import torch
 from videokd.data.synthetic import make_prvr_dataset
 
 PKG = Path(__file__).resolve().parents[1]
-SMALL = ["--B_hidden_size", "32", "--A_hidden_size", "32", "--bsz", "16", "--lr", "0.001", "--num_workers", "0",
-         "--device", "cpu", "--max_es_cnt", "1", "--n_epoch", "8"]
+SMALL = [
+    "--B_hidden_size",
+    "32",
+    "--A_hidden_size",
+    "32",
+    "--bsz",
+    "16",
+    "--lr",
+    "0.001",
+    "--num_workers",
+    "0",
+    "--device",
+    "cpu",
+    "--max_es_cnt",
+    "1",
+    "--n_epoch",
+    "8",
+]
 
 
 def _env() -> dict:
@@ -36,13 +53,26 @@ def prvr_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 def test_do_tvr_then_do_test(prvr_root: Path, tmp_path: Path) -> None:
-    run = subprocess.run(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *SMALL], cwd=tmp_path, env=_env(),
-                         capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        ["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *SMALL],
+        cwd=tmp_path,
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     runs = list((prvr_root / "tvr" / "results").iterdir())
     assert len(runs) == 1 and runs[0].name.startswith("tvr-double_kl_exponential_decay_k0.95_loss_scale_weight0.1-")
     rd = runs[0]
-    for name in ("opt.json", "model.ckpt", "train.log.txt", "performance.log", "metrics.jsonl", "eval_test_metrics.json"):
+    for name in (
+        "opt.json",
+        "model.ckpt",
+        "train.log.txt",
+        "performance.log",
+        "metrics.jsonl",
+        "eval_test_metrics.json",
+    ):
         assert (rd / name).is_file(), name
     assert list(rd.glob("events.out.tfevents.*")) and list((rd / "eval").glob("val_epoch_*.json"))
     opt = json.loads((rd / "opt.json").read_text())
@@ -56,8 +86,14 @@ def test_do_tvr_then_do_test(prvr_root: Path, tmp_path: Path) -> None:
     # do_test.sh on a renamed run dir, from another working directory
     renamed = rd.with_name("my_model")
     rd.rename(renamed)
-    test = subprocess.run(["bash", str(PKG / "do_test.sh"), "tvr", "i3d_resnet", str(prvr_root), "my_model", "--device", "cpu"],
-                          cwd="/", env=_env(), capture_output=True, text=True, timeout=300)
+    test = subprocess.run(
+        ["bash", str(PKG / "do_test.sh"), "tvr", "i3d_resnet", str(prvr_root), "my_model", "--device", "cpu"],
+        cwd="/",
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert test.returncode == 0, test.stdout[-3000:] + test.stderr[-3000:]
     row = re.search(r"^fused\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$", test.stdout, re.M)
     assert row, test.stdout
@@ -72,7 +108,9 @@ def test_do_tvr_then_do_test(prvr_root: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_missing_data_gives_a_message_not_a_traceback(tmp_path: Path) -> None:
-    run = subprocess.run(["bash", str(PKG / "do_activitynet.sh"), str(tmp_path)], env=_env(), capture_output=True, text=True, timeout=60)
+    run = subprocess.run(
+        ["bash", str(PKG / "do_activitynet.sh"), str(tmp_path)], env=_env(), capture_output=True, text=True, timeout=60
+    )
     assert run.returncode == 2
     assert "activitynet data is not under" in run.stderr and "make_synthetic.py activitynet-prvr" in run.stderr
     assert "Traceback" not in run.stderr
@@ -83,10 +121,33 @@ def test_dldkd_pp_soft_labels_train(prvr_root: Path, tmp_path: Path) -> None:
     from dldkd.config import parse_train_options
     from dldkd.train import run_training
 
-    opt = parse_train_options(["--root_path", str(prvr_root), "--collection", "tvr", "--visual_feature", "i3d_resnet",
-                               "--q_feat_size", "768", "--results_root", str(tmp_path), "--exp_id", "pp",
-                               "--label_style", "soft", "--distill_loss_decay", "exp", "--use_clip", "--double_branch",
-                               *SMALL[:-4], "--n_epoch", "2", "--max_es_cnt", "-1"])
+    opt = parse_train_options(
+        [
+            "--root_path",
+            str(prvr_root),
+            "--collection",
+            "tvr",
+            "--visual_feature",
+            "i3d_resnet",
+            "--q_feat_size",
+            "768",
+            "--results_root",
+            str(tmp_path),
+            "--exp_id",
+            "pp",
+            "--label_style",
+            "soft",
+            "--distill_loss_decay",
+            "exp",
+            "--use_clip",
+            "--double_branch",
+            *SMALL[:-4],
+            "--n_epoch",
+            "2",
+            "--max_es_cnt",
+            "-1",
+        ]
+    )
     out = run_training(opt)
     assert out["epochs_done"] == 2 and out["test_metrics"]["fused"]["sumr"] > 0
     ckpt = torch.load(Path(out["results_dir"]) / "model.ckpt", weights_only=True)
@@ -99,15 +160,25 @@ def test_resume_continues_an_interrupted_run(prvr_root: Path, tmp_path: Path) ->
     epochs, in the same run dir, and the metrics log has every step exactly once."""
     root = tmp_path / "runs"
     base = [*SMALL, "--max_es_cnt", "-1", "--results_root", str(root), "--exp_id", "resume"]
-    first = subprocess.run(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--n_epoch", "2"],
-                           env=_env(), capture_output=True, text=True, timeout=600)
+    first = subprocess.run(
+        ["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--n_epoch", "2"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     (rd,) = list(root.iterdir())
     assert torch.load(rd / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 2
     steps_first = [json.loads(line)["step"] for line in (rd / "metrics.jsonl").read_text().splitlines()]
 
-    again = subprocess.run(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--n_epoch", "3", "--resume", rd.name],
-                           env=_env(), capture_output=True, text=True, timeout=600)
+    again = subprocess.run(
+        ["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--n_epoch", "3", "--resume", rd.name],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert list(root.iterdir()) == [rd], "resume must not start a new run dir"
     assert torch.load(rd / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3
@@ -116,8 +187,13 @@ def test_resume_continues_an_interrupted_run(prvr_root: Path, tmp_path: Path) ->
     assert len(train_steps) == len(set(train_steps)), "a step was trained twice"
     assert max(r["step"] for r in records) > max(steps_first)
 
-    missing = subprocess.run(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--resume", "nope"],
-                             env=_env(), capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        ["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--resume", "nope"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert missing.returncode != 0 and "no checkpoint to resume from" in missing.stderr
 
 
@@ -127,9 +203,26 @@ def test_ddp_two_processes_through_do_tvr(prvr_root: Path, tmp_path: Path) -> No
     a plain-data checkpoint, validation every epoch, and the final test table."""
     root = tmp_path / "ddp_runs"
     env = dict(_env(), NPROC="2", OMP_NUM_THREADS="1")
-    run = subprocess.run(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *SMALL, "--n_epoch", "2", "--max_es_cnt", "-1",
-                          "--results_root", str(root), "--exp_id", "ddp"],
-                         env=env, capture_output=True, text=True, timeout=600)
+    run = subprocess.run(
+        [
+            "bash",
+            str(PKG / "do_tvr.sh"),
+            str(prvr_root),
+            *SMALL,
+            "--n_epoch",
+            "2",
+            "--max_es_cnt",
+            "-1",
+            "--results_root",
+            str(root),
+            "--exp_id",
+            "ddp",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     (rd,) = list(root.iterdir())
     ckpt = torch.load(rd / "model.ckpt", weights_only=True)

@@ -1,4 +1,5 @@
 """Evaluation: the bucketed max-over-frames scores equal the masked max, ranks, result files."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,15 @@ def test_frame_index_rejects_empty_videos() -> None:
 
 def test_evaluate_model_batches_and_files(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = build_model(visual_input_size=6, query_input_size=5, inheritance_hidden=8, exploration_hidden=8, n_heads=2,
-                        max_ctx_l=7, max_desc_l=4).eval()
+    model = build_model(
+        visual_input_size=6,
+        query_input_size=5,
+        inheritance_hidden=8,
+        exploration_hidden=8,
+        n_heads=2,
+        max_ctx_l=7,
+        max_desc_l=4,
+    ).eval()
     nv, nq = 9, 20
     videos = torch.randn(nv, 7, 6)
     vmask = (torch.arange(7)[None] < torch.randint(1, 8, (nv,))[:, None]).float()
@@ -43,16 +51,27 @@ def test_evaluate_model_batches_and_files(tmp_path: Path) -> None:
     query_ids = [f"v{i % nv}#enc#{i}" for i in range(nq)]
     # batches in arbitrary order / sizes, as the loaders give them (idxs say where rows go)
     perm = torch.randperm(nq).tolist()
-    qb = [{"target": queries[perm[s:s + 6]], "words_mask": qmask[perm[s:s + 6]], "idxs": perm[s:s + 6]} for s in range(0, nq, 6)]
-    vb = [{"frame_videos": videos[s:s + 4], "videos_mask": vmask[s:s + 4], "idxs": list(range(s, min(s + 4, nv)))}
-          for s in range(0, nv, 4)]
+    qb = [
+        {"target": queries[perm[s : s + 6]], "words_mask": qmask[perm[s : s + 6]], "idxs": perm[s : s + 6]}
+        for s in range(0, nq, 6)
+    ]
+    vb = [
+        {"frame_videos": videos[s : s + 4], "videos_mask": vmask[s : s + 4], "idxs": list(range(s, min(s + 4, nv)))}
+        for s in range(0, nv, 4)
+    ]
     res = evaluate_model(model, vb, qb, video_ids=video_ids, query_ids=query_ids)
     with torch.no_grad():
-        ref = {b: frame_max_scores(model.encode_query(queries, qmask, b), model.encode_video(videos, vmask, b), vmask).score_cos
-               for b in model.branches}
+        ref = {
+            b: frame_max_scores(
+                model.encode_query(queries, qmask, b), model.encode_video(videos, vmask, b), vmask
+            ).score_cos
+            for b in model.branches
+        }
     for b in model.branches:
         torch.testing.assert_close(res.scores[b], ref[b], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(res.scores["fused"], 0.7 * ref["inheritance"] + 0.3 * ref["exploration"], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        res.scores["fused"], 0.7 * ref["inheritance"] + 0.3 * ref["exploration"], atol=1e-5, rtol=1e-5
+    )
     ranks, gt = ranks_from_scores(res.scores["fused"], query_ids, video_ids)
     assert torch.equal(ranks, res.ranks["fused"]) and gt[3] == [3]
     fused = res.scores["fused"]

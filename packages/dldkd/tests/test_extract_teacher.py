@@ -1,4 +1,5 @@
 """``python -m dldkd.extract_teacher`` on real mp4 files, a tiny random CLIP and a synthetic PRVR bundle."""
+
 from __future__ import annotations
 
 import contextlib
@@ -11,14 +12,13 @@ import numpy as np
 import pytest
 import torch
 
+from dldkd.data import PRVRTrainDataset, collate_train, collection_paths, group_captions, read_captions
+from dldkd.extract_teacher import load_teacher, main, teacher_frame_indices
 from videokd import clip
 from videokd.data.features import read_video2frames
 from videokd.data.samplers import uniform_indices
 from videokd.data.synthetic import make_prvr_dataset, write_video
 from videokd.data.video import VideoReader
-
-from dldkd.data import PRVRTrainDataset, collate_train, collection_paths, group_captions, read_captions
-from dldkd.extract_teacher import load_teacher, main, teacher_frame_indices
 
 COLL, FEAT = "tvr", "i3d_resnet"
 EMBED = 16
@@ -27,8 +27,16 @@ CONTEXT = 8  # shorter than many synthetic captions: exercises tokenize(..., tru
 
 def _tiny_clip() -> clip.CLIP:
     torch.manual_seed(0)
-    cfg = clip.CLIPConfig(embed_dim=EMBED, image_resolution=32, vision_layers=1, vision_width=64, vision_patch_size=16,
-                          context_length=CONTEXT, transformer_width=64, transformer_layers=1)
+    cfg = clip.CLIPConfig(
+        embed_dim=EMBED,
+        image_resolution=32,
+        vision_layers=1,
+        vision_width=64,
+        vision_patch_size=16,
+        context_length=CONTEXT,
+        transformer_width=64,
+        transformer_layers=1,
+    )
     return clip.create_model(cfg).eval()
 
 
@@ -44,8 +52,17 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Dataset (teacher files removed), one mp4 per video, a saved tiny CLIP. Read-only: tests copy it."""
     root = tmp_path_factory.mktemp("extract")
     data = root / "data"
-    make_prvr_dataset(data, name=COLL, n_videos=(3, 2, 2), v_dim=8, q_dim=8, clip_dim=10,
-                      frames_per_video=(4, 9), captions_per_video=(1, 3), seed=3)
+    make_prvr_dataset(
+        data,
+        name=COLL,
+        n_videos=(3, 2, 2),
+        v_dim=8,
+        q_dim=8,
+        clip_dim=10,
+        frames_per_video=(4, 9),
+        captions_per_video=(1, 3),
+        seed=3,
+    )
     paths = collection_paths(data, COLL, FEAT)
     paths.clip_video.unlink()
     paths.clip_text.unlink()
@@ -76,9 +93,27 @@ def work(base: dict, tmp_path: Path) -> dict:
 
 
 def run(w: dict, *extra: str, clip_path: str | None = None) -> tuple[int, str, str]:
-    argv = ["--root_path", str(w["data"]), "--collection", COLL, "--visual_feature", FEAT,
-            "--video_dir", str(w["videos"]), "--clip", clip_path or str(w["clip"]), "--device", "cpu",
-            "--num_workers", "0", "--batch_frames", "5", "--batch_captions", "3", *extra]
+    argv = [
+        "--root_path",
+        str(w["data"]),
+        "--collection",
+        COLL,
+        "--visual_feature",
+        FEAT,
+        "--video_dir",
+        str(w["videos"]),
+        "--clip",
+        clip_path or str(w["clip"]),
+        "--device",
+        "cpu",
+        "--num_workers",
+        "0",
+        "--batch_frames",
+        "5",
+        "--batch_captions",
+        "3",
+        *extra,
+    ]
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         rc = main(argv)
@@ -207,8 +242,17 @@ def test_resume_skips_existing_keys(extracted: dict):
 
 def test_existing_keys_of_another_shape_are_failures_until_overwrite(work: dict):
     # the synthetic generator's own teacher files have width 10, not the model's 16
-    make_prvr_dataset(work["data"], name=COLL, n_videos=(3, 2, 2), v_dim=8, q_dim=8, clip_dim=10,
-                      frames_per_video=(4, 9), captions_per_video=(1, 3), seed=3)
+    make_prvr_dataset(
+        work["data"],
+        name=COLL,
+        n_videos=(3, 2, 2),
+        v_dim=8,
+        q_dim=8,
+        clip_dim=10,
+        frames_per_video=(4, 9),
+        captions_per_video=(1, 3),
+        seed=3,
+    )
     rc, out, err = run(work, "--skip_video")
     assert rc == 1
     assert "rerun with --overwrite" in out and "expected (1, 16)" in out

@@ -1,4 +1,5 @@
 """Model and loss composition: shapes, the batches that crashed the original, clear errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,15 +11,24 @@ from dldkd.model import build_model
 
 def _model(share: bool = True, double: bool = True):
     torch.manual_seed(0)
-    return build_model(visual_input_size=10, query_input_size=6, inheritance_hidden=8, exploration_hidden=8, n_heads=2,
-                       max_ctx_l=9, max_desc_l=5, share_query_input_proj=share, double_branch=double)
+    return build_model(
+        visual_input_size=10,
+        query_input_size=6,
+        inheritance_hidden=8,
+        exploration_hidden=8,
+        n_heads=2,
+        max_ctx_l=9,
+        max_desc_l=5,
+        share_query_input_proj=share,
+        double_branch=double,
+    )
 
 
 def _batch(n_videos: int, caps_per_video: int, n_tokens: int = 4, n_frames: int = 6):
     g = torch.Generator().manual_seed(3)
     v = torch.randn(n_videos, n_frames, 10, generator=g)
     vm = torch.ones(n_videos, n_frames)
-    vm[0, n_frames // 2:] = 0
+    vm[0, n_frames // 2 :] = 0
     nq = n_videos * caps_per_video
     t = torch.randn(nq, n_tokens, 6, generator=g)
     tm = torch.ones(nq, n_tokens)
@@ -38,7 +48,9 @@ def test_small_batches_train(label_style: str, share: bool, n_videos: int, caps:
     assert emb["query_emb_inheritance"].shape == (n_videos * caps, 8)
     assert emb["video_emb_exploration"].shape == (n_videos, 6, 8)
     crit = DLDKDLoss(margin=0.1, hard_pool_size=3, label_style=label_style)
-    out = crit(emb, videos_mask=vm, labels=labels, teacher_text=tt, teacher_video=tv, kd_coefficient=0.1, alpha=0.6, beta=0.7)
+    out = crit(
+        emb, videos_mask=vm, labels=labels, teacher_text=tt, teacher_video=tv, kd_coefficient=0.1, alpha=0.6, beta=0.7
+    )
     assert out["loss_overall"].numel() == 1 and torch.isfinite(out["loss_overall"]).all()
     out["loss_overall"].sum().backward()
     no_grad = sorted(n for n, p in model.named_parameters() if p.grad is None)
@@ -60,7 +72,9 @@ def test_total_is_the_sum_of_terms_and_kd_scales_with_coefficient() -> None:
     # without the teacher / exploration branch those terms are absent
     single = _model(double=False).eval()
     emb1 = single(v, vm, t, tm)
-    out = DLDKDLoss(margin=0.2, hard_pool_size=1, use_teacher=False, double_branch=False)(emb1, videos_mask=vm, labels=labels)
+    out = DLDKDLoss(margin=0.2, hard_pool_size=1, use_teacher=False, double_branch=False)(
+        emb1, videos_mask=vm, labels=labels
+    )
     assert set(k for k in ("kl_intra", "explore_trip", "explore_nce") if k in out) == set()
     torch.testing.assert_close(out["loss_overall"], out["inher_trip"] + out["inher_nce"])
 

@@ -7,6 +7,7 @@ compared with the fixture's own tolerances. All fixtures go through the package 
 and its key maps, the loss composition (which calls the core losses), the schedules, the data
 reader and the evaluation code.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,14 +17,13 @@ import numpy as np
 import pytest
 import torch
 
-from videokd.testing import assert_matches, fixture_files, load_fixture
-
 from dldkd import data as D
 from dldkd import losses as L
 from dldkd.checkpoint import from_original_state_dict, model_from_state_dict
 from dldkd.evaluate import compute_metrics, evaluate_model, ranks_from_scores
 from dldkd.layers import BertAttention
 from dldkd.model import frame_max_scores
+from videokd.testing import assert_matches, fixture_files, load_fixture
 
 FIXTURES = fixture_files("dldkd")
 
@@ -74,8 +74,11 @@ def check_model_forward(fx: dict) -> None:
     for h in handles:
         h.remove()
     criterion = L.DLDKDLoss(
-        margin=float(c["margin"]), hard_pool_size=int(c["hard_pool_size"]), use_hard_negative=bool(c["use_hard_negative"]),
-        label_style=c.get("label_style", "hard"), double_branch=bool(c["double_branch"]),
+        margin=float(c["margin"]),
+        hard_pool_size=int(c["hard_pool_size"]),
+        use_hard_negative=bool(c["use_hard_negative"]),
+        label_style=c.get("label_style", "hard"),
+        double_branch=bool(c["double_branch"]),
         use_teacher=bool(c.get("use_clip", True)),
         inher_nce_weight=float(c.get("inher_nce_weight", c.get("nce_weight(hard-coded)", 0.04))),
         explore_nce_weight=float(c.get("explore_nce_weight", c.get("nce_weight(hard-coded)", 0.04))),
@@ -87,9 +90,18 @@ def check_model_forward(fx: dict) -> None:
     coef = L.kd_coefficient_for_epoch(opt, int(c["epoch"]))
     assert L.kd_weight_for_epoch(opt, int(c["epoch"])) == pytest.approx(i["kd_weight"], abs=1e-12)
     out = criterion(
-        emb, videos_mask=vm, labels=i["text_labels"], teacher_text=tt, teacher_video=tv, kd_coefficient=coef,
-        alpha=float(i.get("alpha", 1.0)), beta=float(i.get("belta", 1.0)),
-        neg_positions={"inheritance": i["t2v_neg_positions_inheritance"], "exploration": i["t2v_neg_positions_exploration"]},
+        emb,
+        videos_mask=vm,
+        labels=i["text_labels"],
+        teacher_text=tt,
+        teacher_video=tv,
+        kd_coefficient=coef,
+        alpha=float(i.get("alpha", 1.0)),
+        beta=float(i.get("belta", 1.0)),
+        neg_positions={
+            "inheritance": i["t2v_neg_positions_inheritance"],
+            "exploration": i["t2v_neg_positions_exploration"],
+        },
     )
     got: dict[str, Any] = {**emb, **{k: v for k, v in out.items() if not k.startswith("frame_cos")}}
     if pp:
@@ -108,7 +120,9 @@ def check_model_forward(fx: dict) -> None:
         for short, branch in (("inh", "inheritance"), ("exp", "exploration")):
             for key, mod in stages.items():
                 got[f"inter_{short}_video_{key}"] = seen[f"{branch}.frame_{mod}"][0]
-                got[f"inter_{short}_query_{key}"] = seen[f"{branch}.query_{mod}"][0] if (short, key) != ("exp", "input_proj") else inh_q[0]
+                got[f"inter_{short}_query_{key}"] = (
+                    seen[f"{branch}.query_{mod}"][0] if (short, key) != ("exp", "input_proj") else inh_q[0]
+                )
             got[f"inter_{short}_query_pool_logits"] = seen[f"{branch}.modular_vector_mapping"][0]
     for name in [k for k in o if k.startswith("frame_cos_")]:
         _check(_valid_frames(out[name], vm), _valid_frames(o[name], vm), fx, name)
@@ -119,7 +133,11 @@ def check_model_forward(fx: dict) -> None:
             continue
         assert key in got, f"{fx['name']}: output {key!r} not produced"
         exp = o[key]
-        value = got[key].reshape(exp.shape) if isinstance(exp, torch.Tensor) and isinstance(got[key], torch.Tensor) else got[key]
+        value = (
+            got[key].reshape(exp.shape)
+            if isinstance(exp, torch.Tensor) and isinstance(got[key], torch.Tensor)
+            else got[key]
+        )
         _check(value, exp, fx, key)
 
     # gradients of the total loss, under the original parameter names
@@ -129,14 +147,19 @@ def check_model_forward(fx: dict) -> None:
     without = sorted(native_to_orig[n] for n, p in model.named_parameters() if p.grad is None)
     assert without == sorted(o["params_without_grad"]), f"params without grad {without}"
     assert sorted(n for n in model.params_without_grad()) == sorted(
-        n for n, orig in native_to_orig.items() if orig in o["params_without_grad"])
+        n for n, orig in native_to_orig.items() if orig in o["params_without_grad"]
+    )
     _check(grads, fx["grads"], fx, "grads")
     assert set(grads) == set(fx["grads"])
 
     # evaluation path (rows in eval_query_ids order; the original's batching does not matter)
     vids, qids = list(i["eval_video_ids"]), list(i["eval_query_ids"])
-    video_batches = [{"frame_videos": i["eval_videos"], "videos_mask": i["eval_videos_mask"], "idxs": list(range(len(vids)))}]
-    query_batches = [{"target": i["eval_queries"], "words_mask": i["eval_queries_mask"], "idxs": list(range(len(qids)))}]
+    video_batches = [
+        {"frame_videos": i["eval_videos"], "videos_mask": i["eval_videos_mask"], "idxs": list(range(len(vids)))}
+    ]
+    query_batches = [
+        {"target": i["eval_queries"], "words_mask": i["eval_queries_mask"], "idxs": list(range(len(qids)))}
+    ]
     assert sorted(o["eval_rows_original_order"]) == sorted(qids)
     result = evaluate_model(model, video_batches, query_batches, video_ids=vids, query_ids=qids)
     for b in ("inheritance", "exploration", "fused"):
@@ -170,7 +193,9 @@ def check_scores_frame_max(fx: dict) -> None:
     s = frame_max_scores(i["query"], i["context"], i["context_mask"])
     _check(s.score_cos, o["score_cos"], fx, "score_cos")
     _check(s.score_dot, o["score_dot"], fx, "score_dot")
-    _check(_valid_frames(s.frame_cos, i["context_mask"]), _valid_frames(o["frame_cos"], i["context_mask"]), fx, "frame_cos")
+    _check(
+        _valid_frames(s.frame_cos, i["context_mask"]), _valid_frames(o["frame_cos"], i["context_mask"]), fx, "frame_cos"
+    )
     # padding is filled with the original's value
     pad = ~i["context_mask"].t()[None].expand_as(s.frame_cos).bool()
     assert torch.all(s.frame_cos[pad] == float(fx["config"]["mask_fill"]))
@@ -191,13 +216,23 @@ def check_loss_triplet(fx: dict) -> None:
     c, i, o = fx["config"], fx["inputs"], fx["outputs"]
     scores = i["scores"].clone().requires_grad_(True)
     t = L.triplet_ranking_terms(
-        scores, i["labels"], margin=float(c["margin"]), hard_negative=bool(c["use_hard_negative"]),
-        hard_pool_size=int(c["hard_pool_size"]), t2v_neg_positions=i["t2v_neg_positions"],
+        scores,
+        i["labels"],
+        margin=float(c["margin"]),
+        hard_negative=bool(c["use_hard_negative"]),
+        hard_pool_size=int(c["hard_pool_size"]),
+        t2v_neg_positions=i["t2v_neg_positions"],
         v2t_neg_positions=i.get("v2t_neg_positions"),
     )
     (grad,) = torch.autograd.grad(t.loss, scores)
-    got = {"loss": t.loss, "t2v_hinge": t.t2v_hinge, "v2t_hinge": t.v2t_hinge, "t2v_neg_video": t.t2v_neg_video,
-           "v2t_neg_query": t.v2t_neg_query, "grad_scores": grad}
+    got = {
+        "loss": t.loss,
+        "t2v_hinge": t.t2v_hinge,
+        "v2t_hinge": t.v2t_hinge,
+        "t2v_neg_video": t.t2v_neg_video,
+        "v2t_neg_query": t.v2t_neg_query,
+        "grad_scores": grad,
+    }
     _check(got, o, fx, "triplet")
 
 
@@ -214,7 +249,9 @@ def check_loss_kd_frame_kl(fx: dict) -> None:
     i, o = fx["inputs"], fx["outputs"]
     tau = float(fx["config"]["tempeture(hard-coded)"])
     student = i["student_frame_scores"].clone().requires_grad_(True)
-    t = L.frame_kl_distillation_terms(student, i["teacher_frame_scores"], i["videos_mask"], i["labels"], temperature=tau)
+    t = L.frame_kl_distillation_terms(
+        student, i["teacher_frame_scores"], i["videos_mask"], i["labels"], temperature=tau
+    )
     (grad,) = torch.autograd.grad(t.loss, student)
     _check({"loss": t.loss, "per_caption_kl": t.per_caption_kl, "grad_student_frame_scores": grad}, o, fx, "frame KL")
 
@@ -236,9 +273,14 @@ def check_loss_soft_infonce(fx: dict) -> None:
         (g2,) = torch.autograd.grad(loss2, s2)
         self_losses.append(loss2.detach())
         g_self.append(g2)
-    got = {"loss": torch.stack(losses), "grad_scores": g_scores, "grad_sims": g_sims,
-           "loss_self_sims": torch.stack(self_losses), "grad_scores_self_sims": g_self,
-           "hard_clip_nce_reference": L.info_nce_terms(i["scores"], i["labels"]).loss}
+    got = {
+        "loss": torch.stack(losses),
+        "grad_scores": g_scores,
+        "grad_sims": g_sims,
+        "loss_self_sims": torch.stack(self_losses),
+        "grad_scores_self_sims": g_self,
+        "hard_clip_nce_reference": L.info_nce_terms(i["scores"], i["labels"]).loss,
+    }
     _check(got, o, fx, "soft infonce")
 
 
@@ -248,13 +290,25 @@ def check_loss_total_iccv(fx: dict) -> None:
     emb = {k: i[k].clone().requires_grad_(True) for k in names}
     coef = L.kd_coefficient_for_epoch(c, int(c["epoch"]))
     assert L.kd_weight_for_epoch(c, int(c["epoch"])) == pytest.approx(i["kd_weight"], abs=1e-12)
-    criterion = L.DLDKDLoss(margin=float(c["margin"]), hard_pool_size=int(c["hard_pool_size"]),
-                            use_hard_negative=bool(c["use_hard_negative"]), double_branch=bool(c["double_branch"]),
-                            use_teacher=bool(c["use_clip"]))
-    out = criterion(emb, videos_mask=i["videos_mask"], labels=i["text_labels"], teacher_text=i["clip_text_feat"],
-                    teacher_video=i["clip_video_features"], kd_coefficient=coef,
-                    neg_positions={"inheritance": i["t2v_neg_positions_inheritance"],
-                                   "exploration": i["t2v_neg_positions_exploration"]})
+    criterion = L.DLDKDLoss(
+        margin=float(c["margin"]),
+        hard_pool_size=int(c["hard_pool_size"]),
+        use_hard_negative=bool(c["use_hard_negative"]),
+        double_branch=bool(c["double_branch"]),
+        use_teacher=bool(c["use_clip"]),
+    )
+    out = criterion(
+        emb,
+        videos_mask=i["videos_mask"],
+        labels=i["text_labels"],
+        teacher_text=i["clip_text_feat"],
+        teacher_video=i["clip_video_features"],
+        kd_coefficient=coef,
+        neg_positions={
+            "inheritance": i["t2v_neg_positions_inheritance"],
+            "exploration": i["t2v_neg_positions_exploration"],
+        },
+    )
     grads = torch.autograd.grad(out["loss_overall"], [emb[k] for k in names])
     got = {iccv: out[ours] for ours, iccv in L.ICCV_NAMES.items()}
     got.update(loss_overall=out["loss_overall"], kd_coefficient=coef)
@@ -274,7 +328,12 @@ def check_schedule_kd_weight(fx: dict) -> None:
         opt = {**c, "decay_way": int(way)}
         weight[str(way)] = torch.tensor([L.kd_weight_for_epoch(opt, e) for e in epochs], dtype=torch.float64)
         coef[str(way)] = torch.tensor([L.kd_coefficient_for_epoch(opt, e) for e in epochs], dtype=torch.float64)
-    _check({"weight": weight, "kd_coefficient": coef}, {"weight": o["weight"], "kd_coefficient": o["kd_coefficient"]}, fx, "kd weight")
+    _check(
+        {"weight": weight, "kd_coefficient": coef},
+        {"weight": o["weight"], "kd_coefficient": o["kd_coefficient"]},
+        fx,
+        "kd weight",
+    )
 
 
 def check_schedule_pp(fx: dict) -> None:
@@ -282,7 +341,9 @@ def check_schedule_pp(fx: dict) -> None:
     epochs = i["epochs"].tolist()
     got: dict[str, dict[str, torch.Tensor]] = {}
     got["distill_weight"] = {
-        key: torch.tensor([L.kd_weight_for_epoch({**c, "distill_loss_decay": key}, e) for e in epochs], dtype=torch.float64)
+        key: torch.tensor(
+            [L.kd_weight_for_epoch({**c, "distill_loss_decay": key}, e) for e in epochs], dtype=torch.float64
+        )
         for key in o["distill_weight"]
     }
     for out_key, start in (("alpha", c["alpha"]), ("belta", c["belta"]), ("belta_from_0.4", c["belta_low_case"])):
@@ -290,7 +351,9 @@ def check_schedule_pp(fx: dict) -> None:
         for decay in o[out_key]:
             opt = {**c, "alpha": start, "belta": start, "alpha_decay": decay, "belta_decay": decay}
             idx = 0 if out_key == "alpha" else 1
-            got[out_key][decay] = torch.tensor([L.soft_nce_ratios_for_epoch(opt, e)[idx] for e in epochs], dtype=torch.float64)
+            got[out_key][decay] = torch.tensor(
+                [L.soft_nce_ratios_for_epoch(opt, e)[idx] for e in epochs], dtype=torch.float64
+            )
     _check(got, {k: o[k] for k in got}, fx, "DL-DKD++ schedules")
 
 
@@ -300,8 +363,15 @@ def check_schedule_lr_warmup_linear(fx: dict) -> None:
     i, o = fx["inputs"], fx["outputs"]
     got = []
     for case, steps in zip(i["cases_config"], i["steps"]):
-        got.append(torch.tensor([lr_multiplier(int(s), t_total=int(case["t_total"]), warmup=float(case["lr_warmup_proportion"]))
-                                 for s in steps.tolist()], dtype=torch.float64))
+        got.append(
+            torch.tensor(
+                [
+                    lr_multiplier(int(s), t_total=int(case["t_total"]), warmup=float(case["lr_warmup_proportion"]))
+                    for s in steps.tolist()
+                ],
+                dtype=torch.float64,
+            )
+        )
     _check(got, o["multiplier"], fx, "warmup_linear")
 
 
@@ -311,9 +381,17 @@ def check_optimizer_bertadam(fx: dict) -> None:
     c, i, o = fx["config"], fx["inputs"], fx["outputs"]
     names = list(i["param_names"])
     params = {n: torch.nn.Parameter(i["init_params"][n].clone()) for n in names}
-    optimizer = build_optimizer(list(params.items()), lr=float(c["lr"]), warmup=float(c["warmup"]), t_total=int(c["t_total"]),
-                                weight_decay=float(c["weight_decay"]), b1=float(c["b1"]), b2=float(c["b2"]), e=float(c["e"]),
-                                max_grad_norm=float(c["max_grad_norm"]))
+    optimizer = build_optimizer(
+        list(params.items()),
+        lr=float(c["lr"]),
+        warmup=float(c["warmup"]),
+        t_total=int(c["t_total"]),
+        weight_decay=float(c["weight_decay"]),
+        b1=float(c["b1"]),
+        b2=float(c["b2"]),
+        e=float(c["e"]),
+        max_grad_norm=float(c["max_grad_norm"]),
+    )
     for n, wd in i["weight_decay_per_param"].items():
         group = next(g for g in optimizer.param_groups if any(p is params[n] for p in g["params"]))
         assert group["weight_decay"] == pytest.approx(wd)
@@ -384,7 +462,12 @@ def check_transform_uniform_sampling(fx: dict) -> None:
         assert str(x.dtype).endswith(dtype)
         sampled.append(torch.from_numpy(D.preprocess_frames(x.numpy(), int(m), normalize=False)))
         sampled_l2.append(torch.from_numpy(D.preprocess_frames(x.numpy(), int(m), normalize=True)))
-    _check({"sampled": sampled, "sampled_l2": sampled_l2}, {"sampled": o["sampled"], "sampled_l2": o["sampled_l2"]}, fx, "sampling")
+    _check(
+        {"sampled": sampled, "sampled_l2": sampled_l2},
+        {"sampled": o["sampled"], "sampled_l2": o["sampled_l2"]},
+        fx,
+        "sampling",
+    )
 
 
 def write_fixture_dataset(fx: dict, root: Path) -> D.CollectionPaths:
@@ -417,7 +500,9 @@ def check_tool_data_reader(fx: dict, tmp_path: Path) -> None:
     _check(batch, o["train_batch"], fx, "train_batch")
     for split in ("val", "test"):
         videos = D.VideoEvalDataset(paths, split=split, max_ctx_l=sizes["max_ctx_l"])
-        queries = D.QueryEvalDataset(paths, split=split, q_feat_size=int(c["q_feat_size"]), max_desc_l=sizes["max_desc_l"])
+        queries = D.QueryEvalDataset(
+            paths, split=split, q_feat_size=int(c["q_feat_size"]), max_desc_l=sizes["max_desc_l"]
+        )
         got = {
             "video_ids": videos.video_ids,
             "video_features": [videos[k][0] for k in range(len(videos))],

@@ -1,4 +1,5 @@
 """The kiclip distribution installs on its own over videokd-core and imports no other paper package."""
+
 import importlib
 from importlib.metadata import version
 

@@ -13,6 +13,7 @@ Building blocks for paper-specific towers: :class:`ResidualAttentionBlock` (over
 :class:`VisionTransformer` (``embed`` / ``forward_features`` / ``pool``) and
 :class:`TextTransformer`. All token tensors are batch-first ``(N, L, D)``.
 """
+
 from .loading import (
     MODEL_URLS,
     CheckpointMismatchError,

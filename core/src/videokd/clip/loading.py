@@ -7,6 +7,7 @@ like the original ``build_model`` and loads them strictly into an eager :class:`
 Nothing is ever downloaded: a model *name* is looked up in ``download_root``, and if the file is not
 there the error says where to get it and which sha256 to expect.
 """
+
 from __future__ import annotations
 
 import io
@@ -81,9 +82,7 @@ def _resolve(name_or_path: Union[str, os.PathLike], download_root: Union[str, os
         return path
     name = os.fspath(name_or_path)
     if name not in MODEL_URLS:
-        raise FileNotFoundError(
-            f"{name!r} is neither a file nor a known CLIP model name (known: {available_models()})"
-        )
+        raise FileNotFoundError(f"{name!r} is neither a file nor a known CLIP model name (known: {available_models()})")
     root = Path(download_root).expanduser() if download_root is not None else default_download_root()
     url, sha = MODEL_URLS[name], model_sha256(name)
     target = root / url.rsplit("/", 1)[-1]
@@ -118,9 +117,16 @@ class _ScriptObject:
 
 
 _STORAGE_DTYPES = {
-    "HalfStorage": torch.float16, "FloatStorage": torch.float32, "DoubleStorage": torch.float64,
-    "BFloat16Storage": torch.bfloat16, "LongStorage": torch.int64, "IntStorage": torch.int32,
-    "ShortStorage": torch.int16, "CharStorage": torch.int8, "ByteStorage": torch.uint8, "BoolStorage": torch.bool,
+    "HalfStorage": torch.float16,
+    "FloatStorage": torch.float32,
+    "DoubleStorage": torch.float64,
+    "BFloat16Storage": torch.bfloat16,
+    "LongStorage": torch.int64,
+    "IntStorage": torch.int32,
+    "ShortStorage": torch.int16,
+    "CharStorage": torch.int8,
+    "ByteStorage": torch.uint8,
+    "BoolStorage": torch.bool,
 }
 
 
@@ -169,7 +175,9 @@ def _read_archive_tensors(path: Path) -> dict[str, torch.Tensor]:
                     raise pickle.UnpicklingError(f"{path}: unknown persistent id {pid!r}")
                 if key not in storages:
                     raw = bytearray(zf.read(f"{root}data/{key}"))
-                    storages[key] = torch.frombuffer(raw, dtype=dtype, count=numel) if numel else torch.empty(0, dtype=dtype)
+                    storages[key] = (
+                        torch.frombuffer(raw, dtype=dtype, count=numel) if numel else torch.empty(0, dtype=dtype)
+                    )
                 return storages[key]
 
         top = Unpickler(io.BytesIO(zf.read(root + "data.pkl"))).load()
@@ -250,9 +258,9 @@ def read_state_dict(
             ) from err
         state = _as_state_dict(obj, source)
     if strip_module:
-        state = {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+        state = {k[len("module.") :] if k.startswith("module.") else k: v for k, v in state.items()}
     if prefix:
-        selected = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        selected = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
         if not selected:
             raise ValueError(f"{source}: no key starts with {prefix!r} (keys look like {list(state)[:5]})")
         state = selected
@@ -304,9 +312,7 @@ def build_model(
     tensors (as stored in the parity fixtures) are densified; fp16 values are cast to fp32 exactly.
     """
     state = {
-        k: (v.to_dense() if v.layout != torch.strided else v)
-        for k, v in state_dict.items()
-        if k not in _METADATA_KEYS
+        k: (v.to_dense() if v.layout != torch.strided else v) for k, v in state_dict.items() if k not in _METADATA_KEYS
     }
     try:
         config = infer_config(state, vision_heads=vision_heads, transformer_heads=transformer_heads)

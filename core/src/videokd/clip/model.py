@@ -25,6 +25,7 @@ a time (KICLIP interleaves a frozen and a trained stream), :class:`ResidualAtten
 is the single method to override for another attention pattern, and :class:`MultiheadAttention`
 exposes its projections for attention variants that build their own keys and values.
 """
+
 from __future__ import annotations
 
 import math
@@ -109,20 +110,44 @@ class CLIPConfig:
 # The four ViT models OpenAI released (ResNet CLIPs are not supported).
 MODEL_CONFIGS: dict[str, CLIPConfig] = {
     "ViT-B/32": CLIPConfig(
-        embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=32,
-        transformer_width=512, transformer_heads=8, transformer_layers=12,
+        embed_dim=512,
+        image_resolution=224,
+        vision_layers=12,
+        vision_width=768,
+        vision_patch_size=32,
+        transformer_width=512,
+        transformer_heads=8,
+        transformer_layers=12,
     ),
     "ViT-B/16": CLIPConfig(
-        embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768, vision_patch_size=16,
-        transformer_width=512, transformer_heads=8, transformer_layers=12,
+        embed_dim=512,
+        image_resolution=224,
+        vision_layers=12,
+        vision_width=768,
+        vision_patch_size=16,
+        transformer_width=512,
+        transformer_heads=8,
+        transformer_layers=12,
     ),
     "ViT-L/14": CLIPConfig(
-        embed_dim=768, image_resolution=224, vision_layers=24, vision_width=1024, vision_patch_size=14,
-        transformer_width=768, transformer_heads=12, transformer_layers=12,
+        embed_dim=768,
+        image_resolution=224,
+        vision_layers=24,
+        vision_width=1024,
+        vision_patch_size=14,
+        transformer_width=768,
+        transformer_heads=12,
+        transformer_layers=12,
     ),
     "ViT-L/14@336px": CLIPConfig(
-        embed_dim=768, image_resolution=336, vision_layers=24, vision_width=1024, vision_patch_size=14,
-        transformer_width=768, transformer_heads=12, transformer_layers=12,
+        embed_dim=768,
+        image_resolution=336,
+        vision_layers=24,
+        vision_width=1024,
+        vision_patch_size=14,
+        transformer_width=768,
+        transformer_heads=12,
+        transformer_layers=12,
     ),
 }
 
@@ -243,7 +268,9 @@ class ResidualAttentionBlock(nn.Module):
         self.attn = MultiheadAttention(d_model, n_head)
         self.ln_1 = LayerNorm(d_model)
         self.mlp = nn.Sequential(
-            OrderedDict([("c_fc", nn.Linear(d_model, hidden)), ("gelu", act_layer()), ("c_proj", nn.Linear(hidden, d_model))])
+            OrderedDict(
+                [("c_fc", nn.Linear(d_model, hidden)), ("gelu", act_layer()), ("c_proj", nn.Linear(hidden, d_model))]
+            )
         )
         self.ln_2 = LayerNorm(d_model)
 
@@ -437,8 +464,12 @@ class TextTransformer(_TextTower):
     ):
         super().__init__()
         self._build_text_tower(
-            embed_dim=embed_dim, context_length=context_length, vocab_size=vocab_size,
-            width=width, heads=heads if heads is not None else width // 64, layers=layers,
+            embed_dim=embed_dim,
+            context_length=context_length,
+            vocab_size=vocab_size,
+            width=width,
+            heads=heads if heads is not None else width // 64,
+            layers=layers,
         )
 
     def forward(self, text: torch.Tensor) -> torch.Tensor:
@@ -513,7 +544,15 @@ def convert_weights(model: nn.Module, dtype: torch.dtype = torch.float16) -> nn.
             if module.bias is not None:
                 module.bias.data = module.bias.data.to(dtype)
         if isinstance(module, (MultiheadAttention, nn.MultiheadAttention)):
-            for name in ("in_proj_weight", "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "bias_k", "bias_v"):
+            for name in (
+                "in_proj_weight",
+                "q_proj_weight",
+                "k_proj_weight",
+                "v_proj_weight",
+                "in_proj_bias",
+                "bias_k",
+                "bias_v",
+            ):
                 tensor = getattr(module, name, None)
                 if tensor is not None:
                     tensor.data = tensor.data.to(dtype)
@@ -527,7 +566,7 @@ def convert_weights(model: nn.Module, dtype: torch.dtype = torch.float16) -> nn.
 
 
 def _count_blocks(keys: list[str], prefix: str) -> int:
-    return len({k[len(prefix):].split(".", 1)[0] for k in keys if k.startswith(prefix)})
+    return len({k[len(prefix) :].split(".", 1)[0] for k in keys if k.startswith(prefix)})
 
 
 def infer_config(
@@ -545,8 +584,13 @@ def infer_config(
     """
     keys = list(state_dict)
     required = [
-        "visual.conv1.weight", "visual.positional_embedding", "visual.proj", "text_projection",
-        "positional_embedding", "token_embedding.weight", "ln_final.weight",
+        "visual.conv1.weight",
+        "visual.positional_embedding",
+        "visual.proj",
+        "text_projection",
+        "positional_embedding",
+        "token_embedding.weight",
+        "ln_final.weight",
     ]
     missing = [k for k in required if k not in state_dict]
     if missing:

@@ -18,6 +18,7 @@ installed. The copy was taken byte-for-byte from the PyPI wheel ``clip-anytorch=
 TDS-CLIP parity fixtures. The hash is checked every time the file is read, because a different merge
 list silently produces different token ids.
 """
+
 from __future__ import annotations
 
 import functools
@@ -69,7 +70,7 @@ class TextTooLongError(RuntimeError):
     """A text needs more tokens than the context length and ``truncate=False`` (the original raises a RuntimeError)."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bytes_to_unicode() -> dict[int, str]:
     """The byte -> printable character table of byte-level BPE (GPT-2's alphabet).
 
@@ -78,9 +79,7 @@ def bytes_to_unicode() -> dict[int, str]:
     insertion order of the returned dict is the order of the first 256 vocabulary entries.
     """
     printable = (
-        list(range(ord("!"), ord("~") + 1))
-        + list(range(ord("¡"), ord("¬") + 1))
-        + list(range(ord("®"), ord("ÿ") + 1))
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     )
     table = {b: chr(b) for b in printable}
     extra = 0
@@ -201,14 +200,14 @@ class SimpleTokenizer:
         raw = bytearray(self.byte_decoder[c] for c in text)
         return raw.decode("utf-8", errors="replace").replace("</w>", " ")
 
-    def __call__(
-        self, texts: str | Sequence[str], context_length: int = 77, truncate: bool = False
-    ) -> torch.Tensor:
+    def __call__(self, texts: str | Sequence[str], context_length: int = 77, truncate: bool = False) -> torch.Tensor:
         """Same as :func:`tokenize` with this tokenizer."""
         return _tokenize_with(self, texts, context_length, truncate)
 
 
-def _tokenize_with(tok: SimpleTokenizer, texts: str | Sequence[str], context_length: int, truncate: bool) -> torch.Tensor:
+def _tokenize_with(
+    tok: SimpleTokenizer, texts: str | Sequence[str], context_length: int, truncate: bool
+) -> torch.Tensor:
     if isinstance(texts, str):
         texts = [texts]
     if context_length < 2:

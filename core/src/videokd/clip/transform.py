@@ -1,4 +1,5 @@
 """CLIP's image preprocessing for PIL images and tensors (single images, batches, video frames)."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -15,9 +16,7 @@ CLIP_MEAN: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
 
 
-def normalize(
-    x: torch.Tensor, mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD
-) -> torch.Tensor:
+def normalize(x: torch.Tensor, mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD) -> torch.Tensor:
     """``(x - mean) / std`` over the channel axis of ``(..., 3, H, W)`` float images in [0, 1]."""
     m = torch.as_tensor(mean, dtype=x.dtype, device=x.device).view(3, 1, 1)
     s = torch.as_tensor(std, dtype=x.dtype, device=x.device).view(3, 1, 1)

@@ -1,4 +1,5 @@
 """Error helpers shared by the readers (kept import-light: no torch, no av)."""
+
 from __future__ import annotations
 
 import errno

@@ -10,22 +10,24 @@ Waveforms are float32 ``(C, N)`` tensors (channels first). The XKD front end is
 with the float32 eps, Kinetics-Sound mean/std) and :func:`prepare_waveform`; the local-view
 augmentation is :func:`spectrogram_resize_crop`.
 """
+
 from __future__ import annotations
 
 import functools
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import av
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .samplers import RNG, _randint, _uniform
 from ._errors import missing_file
+from .samplers import RNG, _randint, _uniform
 from .video import VideoDecodeError
 
 __all__ = [
@@ -77,7 +79,11 @@ def audio_info(path: str | os.PathLike) -> AudioInfo:
         if not container.streams.audio:
             raise AudioDecodeError(p, "no audio stream")
         s = container.streams.audio[0]
-        dur = float(s.duration * s.time_base) if s.duration else (container.duration / 1e6 if container.duration else None)
+        dur = (
+            float(s.duration * s.time_base)
+            if s.duration
+            else (container.duration / 1e6 if container.duration else None)
+        )
         n = int(round(dur * s.codec_context.sample_rate)) if dur else None
         return AudioInfo(os.fspath(p), s.codec_context.sample_rate, s.codec_context.channels, n, dur)
 
@@ -98,8 +104,9 @@ def _open_av(p: Path):
         raise AudioDecodeError(p, f"FFmpeg could not open it ({err})") from err
 
 
-def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int, *, lowpass_filter_width: int = 6,
-             rolloff: float = 0.99) -> torch.Tensor:
+def resample(
+    waveform: torch.Tensor, orig_rate: int, new_rate: int, *, lowpass_filter_width: int = 6, rolloff: float = 0.99
+) -> torch.Tensor:
     """Band-limited sinc resampling of a float ``(..., N)`` waveform to ``(..., ceil(N * new / orig))``.
 
     Each output sample is a Hann-windowed sinc interpolation of the input, low-passed at ``rolloff``
@@ -112,8 +119,9 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int, *, lowpass_f
     if not waveform.is_floating_point():
         raise TypeError(f"resample: waveform must be a floating-point tensor, got {waveform.dtype}")
     if lowpass_filter_width <= 0 or not 0 < rolloff <= 1:
-        raise ValueError(f"resample: need lowpass_filter_width > 0 and 0 < rolloff <= 1, "
-                         f"got {lowpass_filter_width} and {rolloff}")
+        raise ValueError(
+            f"resample: need lowpass_filter_width > 0 and 0 < rolloff <= 1, got {lowpass_filter_width} and {rolloff}"
+        )
     if orig == new:
         return waveform
     g = math.gcd(orig, new)
@@ -124,7 +132,7 @@ def resample(waveform: torch.Tensor, orig_rate: int, new_rate: int, *, lowpass_f
     x = F.pad(waveform.reshape(-1, 1, n), (width, width + orig))
     # one strided conv gives, for every period b, the `new` phases: (B, new, periods)
     y = F.conv1d(x, kernel, stride=orig)
-    y = y.transpose(1, 2).reshape(x.shape[0], -1)[:, :-(-new * n // orig)]
+    y = y.transpose(1, 2).reshape(x.shape[0], -1)[:, : -(-new * n // orig)]
     return y.reshape(*lead, y.shape[-1])
 
 
@@ -135,8 +143,9 @@ def _check_rate(name: str, rate: int | float) -> int:
 
 
 @functools.lru_cache(maxsize=32)
-def _sinc_resample_kernel(orig: int, new: int, lowpass_filter_width: int, rolloff: float,
-                          dtype: torch.dtype) -> tuple[torch.Tensor, int]:
+def _sinc_resample_kernel(
+    orig: int, new: int, lowpass_filter_width: int, rolloff: float, dtype: torch.dtype
+) -> tuple[torch.Tensor, int]:
     """Polyphase kernel ``(new, 1, 2 * width + orig)`` for gcd-reduced rates, and ``width``.
 
     Row ``j`` makes output ``j / new`` of a period from inputs ``(k - width) / orig`` (time in
@@ -205,8 +214,9 @@ def _read_soundfile(p: Path, start: float, duration: float | None) -> tuple[torc
     return torch.from_numpy(np.ascontiguousarray(data.T)), rate
 
 
-def _read_pyav(p: Path, sample_rate: int | None, mono: bool, start: float, duration: float | None,
-               sample_format: str) -> tuple[torch.Tensor, int]:
+def _read_pyav(
+    p: Path, sample_rate: int | None, mono: bool, start: float, duration: float | None, sample_format: str
+) -> tuple[torch.Tensor, int]:
     container = _open_av(p)
     try:
         if not container.streams.audio:
@@ -275,8 +285,16 @@ def _mel_to_hz(mel: torch.Tensor, mel_scale: str) -> torch.Tensor:
     return torch.where(mel >= _SLANEY_LOG_START_MEL, log_part, mel * _SLANEY_HZ_PER_MEL)
 
 
-def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, f_min: float = 0.0, f_max: float | None = None,
-                   norm: str | None = "slaney", mel_scale: str = "slaney") -> torch.Tensor:
+def mel_filterbank(
+    *,
+    sample_rate: int,
+    n_fft: int,
+    n_mels: int,
+    f_min: float = 0.0,
+    f_max: float | None = None,
+    norm: str | None = "slaney",
+    mel_scale: str = "slaney",
+) -> torch.Tensor:
     """Triangular mel filterbank ``(n_mels, n_fft // 2 + 1)`` float32, to multiply a power spectrum.
 
     ``n_mels + 2`` edges evenly spaced on the ``mel_scale`` (``"slaney"`` or ``"htk"``) from
@@ -292,8 +310,10 @@ def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, f_min: float = 
         raise ValueError(f"mel_filterbank: norm must be None or 'slaney', got {norm!r}")
     f_max = float(sample_rate / 2 if f_max is None else f_max)
     if n_mels <= 0 or n_fft <= 0 or sample_rate <= 0 or not 0 <= f_min < f_max:
-        raise ValueError(f"mel_filterbank: need positive sample_rate, n_fft, n_mels and 0 <= f_min < f_max, got "
-                         f"sample_rate={sample_rate}, n_fft={n_fft}, n_mels={n_mels}, f_min={f_min}, f_max={f_max}")
+        raise ValueError(
+            f"mel_filterbank: need positive sample_rate, n_fft, n_mels and 0 <= f_min < f_max, got "
+            f"sample_rate={sample_rate}, n_fft={n_fft}, n_mels={n_mels}, f_min={f_min}, f_max={f_max}"
+        )
     bins = torch.linspace(0, sample_rate // 2, n_fft // 2 + 1)  # (F,) Hz of each rfft bin
     mels = torch.linspace(_hz_to_mel(float(f_min), mel_scale), _hz_to_mel(f_max, mel_scale), n_mels + 2)
     edges = _mel_to_hz(mels, mel_scale)[:, None]  # (n_mels + 2, 1) Hz
@@ -314,27 +334,58 @@ class LogMel(torch.nn.Module):
     Defaults are XKD's (reflect padding, as its pinned librosa 0.8.1 did).
     """
 
-    def __init__(self, *, sample_rate: int = 16000, n_fft: int = 1024, hop_length: int = 143,
-                 win_length: int | None = None, n_mels: int = 80, f_min: float = 0.0, f_max: float | None = None,
-                 pad_mode: str = "reflect", power_eps: float = float(np.finfo(np.float64).eps),
-                 log_eps: float = float(np.finfo(np.float32).eps),
-                 mean: float | None = KINETICS_SOUND_LOGMEL_STATS[0], std: float | None = KINETICS_SOUND_LOGMEL_STATS[1],
-                 mel_norm: str | None = "slaney", mel_scale: str = "slaney"):
+    def __init__(
+        self,
+        *,
+        sample_rate: int = 16000,
+        n_fft: int = 1024,
+        hop_length: int = 143,
+        win_length: int | None = None,
+        n_mels: int = 80,
+        f_min: float = 0.0,
+        f_max: float | None = None,
+        pad_mode: str = "reflect",
+        power_eps: float = float(np.finfo(np.float64).eps),
+        log_eps: float = float(np.finfo(np.float32).eps),
+        mean: float | None = KINETICS_SOUND_LOGMEL_STATS[0],
+        std: float | None = KINETICS_SOUND_LOGMEL_STATS[1],
+        mel_norm: str | None = "slaney",
+        mel_scale: str = "slaney",
+    ):
         super().__init__()
         self.n_fft, self.hop_length = n_fft, hop_length
         self.win_length = win_length or n_fft
         self.pad_mode, self.power_eps, self.log_eps = pad_mode, power_eps, log_eps
         self.mean, self.std = mean, std
         self.register_buffer("window", torch.hann_window(self.win_length, periodic=True), persistent=False)
-        self.register_buffer("fbank", mel_filterbank(sample_rate=sample_rate, n_fft=n_fft, n_mels=n_mels, f_min=f_min,
-                                                     f_max=f_max, norm=mel_norm, mel_scale=mel_scale), persistent=False)
+        self.register_buffer(
+            "fbank",
+            mel_filterbank(
+                sample_rate=sample_rate,
+                n_fft=n_fft,
+                n_mels=n_mels,
+                f_min=f_min,
+                f_max=f_max,
+                norm=mel_norm,
+                mel_scale=mel_scale,
+            ),
+            persistent=False,
+        )
 
     def mel_power(self, waveform: torch.Tensor) -> torch.Tensor:
         """``(..., N)`` -> mel power ``(..., n_mels, frames)`` (before the log)."""
         lead = waveform.shape[:-1]
         x = waveform.reshape(-1, waveform.shape[-1]).to(torch.float32)
-        spec = torch.stft(x, self.n_fft, hop_length=self.hop_length, win_length=self.win_length, window=self.window,
-                          center=True, pad_mode=self.pad_mode, return_complex=True)
+        spec = torch.stft(
+            x,
+            self.n_fft,
+            hop_length=self.hop_length,
+            win_length=self.win_length,
+            window=self.window,
+            center=True,
+            pad_mode=self.pad_mode,
+            return_complex=True,
+        )
         power = spec.real.square() + spec.imag.square() + self.power_eps
         mel = torch.matmul(self.fbank, power)
         return mel.reshape(*lead, *mel.shape[-2:])
@@ -351,9 +402,15 @@ def log_mel_spectrogram(waveform: torch.Tensor, **config) -> torch.Tensor:
     return LogMel(**config)(waveform)
 
 
-def spectrogram_resize_crop_box(n_freq: int, n_time: int, *, virtual_crop_scale: Sequence[float] = (1.0, 1.5),
-                                freq_scale: Sequence[float] = (0.6, 1.5), time_scale: Sequence[float] = (0.6, 1.5),
-                                rng: RNG = None) -> tuple[list[int], tuple[int, int]]:
+def spectrogram_resize_crop_box(
+    n_freq: int,
+    n_time: int,
+    *,
+    virtual_crop_scale: Sequence[float] = (1.0, 1.5),
+    freq_scale: Sequence[float] = (0.6, 1.5),
+    time_scale: Sequence[float] = (0.6, 1.5),
+    rng: RNG = None,
+) -> tuple[list[int], tuple[int, int]]:
     """Draw a BYOL-A random-resize-crop box ``[i, j, h, w]`` and the canvas size.
 
     Canvas ``(int(F*vf), int(T*vt))``; ``h = clip(int(U(freq_scale)*F), 1, canvas_F)``,
@@ -376,7 +433,7 @@ def spectrogram_resize_crop(lms: torch.Tensor, box: Sequence[int], canvas: Seque
         raise ValueError(f"canvas {canvas} smaller than the spectrogram ({f}, {t})")
     board = lms.new_zeros(c, cf, ct)
     top, left = (cf - f) // 2, (ct - t) // 2
-    board[:, top:top + f, left:left + t] = lms
+    board[:, top : top + f, left : left + t] = lms
     i, j, h, w = (int(v) for v in box)
-    patch = board[:, i:i + h, j:j + w]
+    patch = board[:, i : i + h, j : j + w]
     return F.interpolate(patch[None], size=(f, t), mode="bicubic", align_corners=True)[0]

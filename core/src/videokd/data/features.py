@@ -6,12 +6,13 @@ The original reader opens the file and seeks once per *frame*; here the whole ma
 is one fancy-indexing read. ``video2frames.txt`` is a Python dict literal; it is parsed with
 ``ast.literal_eval`` (safe), never ``eval``.
 """
+
 from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -45,9 +46,7 @@ class BigFile:
         expected = n * d * 4
         actual = bin_path.stat().st_size
         if actual != expected:
-            raise ValueError(
-                f"BigFile: {bin_path} has {actual} bytes, expected N*D*4 = {n}*{d}*4 = {expected}"
-            )
+            raise ValueError(f"BigFile: {bin_path} has {actual} bytes, expected N*D*4 = {n}*{d}*4 = {expected}")
         self.shape = (n, d)
         self.ndims = d
         self.name2index = {name: i for i, name in enumerate(self.names)}
@@ -113,8 +112,9 @@ def uniform_feature_sampling(features: np.ndarray, max_len: int) -> np.ndarray:
     edges = np.minimum(edges, n - 1)
     start, end = edges[:-1], edges[1:]
     empty = end <= start
-    csum = np.concatenate([np.zeros((1, features.shape[1]), dtype=np.float64),
-                           np.cumsum(features, axis=0, dtype=np.float64)])
+    csum = np.concatenate(
+        [np.zeros((1, features.shape[1]), dtype=np.float64), np.cumsum(features, axis=0, dtype=np.float64)]
+    )
     count = np.maximum(end - start, 1)[:, None]
     pooled = (csum[np.maximum(end, start + 1)] - csum[start]) / count
     pooled[empty] = features[start[empty]]

@@ -9,12 +9,14 @@ Decoding uses ``torchvision.io.decode_jpeg`` (libjpeg-turbo, batched) by default
 request or for non-JPEG files. A missing or unreadable frame raises an error naming the file -
 never a silent substitute frame (:mod:`videokd.data.robust` decides what to do with it).
 """
+
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -126,8 +128,15 @@ class FrameFolder:
             decoder) or ``"pil"``.
     """
 
-    def __init__(self, folder: str | os.PathLike, *, template: str | None = None, num_frames: int | None = None,
-                 start_index: int = 1, backend: Literal["torchvision", "pil"] = "torchvision"):
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        *,
+        template: str | None = None,
+        num_frames: int | None = None,
+        start_index: int = 1,
+        backend: Literal["torchvision", "pil"] = "torchvision",
+    ):
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise missing_file(f"frame folder not found: {self.folder}", self.folder)
@@ -203,7 +212,13 @@ class FrameFolder:
         return frames_to_tensor(stacked[torch.from_numpy(inverse.reshape(-1))], layout)
 
 
-def read_frame_folder(folder: str | os.PathLike, indices: Sequence[int] | np.ndarray, *, template: str | None = None,
-                      layout: Layout = "thwc", backend: Literal["torchvision", "pil"] = "torchvision") -> torch.Tensor:
+def read_frame_folder(
+    folder: str | os.PathLike,
+    indices: Sequence[int] | np.ndarray,
+    *,
+    template: str | None = None,
+    layout: Layout = "thwc",
+    backend: Literal["torchvision", "pil"] = "torchvision",
+) -> torch.Tensor:
     """Shortcut for ``FrameFolder(folder, template=template).get_frames(indices)``."""
     return FrameFolder(folder, template=template, backend=backend).get_frames(indices, layout=layout)

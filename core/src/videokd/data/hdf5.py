@@ -5,11 +5,13 @@ HDF5 handle between processes, which corrupts reads. :class:`LazyHDF5` opens the
 access in the process that reads it (re-opening after a fork is detected by pid) and never
 pickles an open handle.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

@@ -13,13 +13,15 @@
 Counters live in each process (DataLoader workers each keep their own); the evaluation path carries
 failures through the batches, so the main process sees all of them.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable
 
 import av
 from torch.utils.data import Dataset, default_collate
@@ -83,8 +85,17 @@ class RobustDataset(Dataset):
         seed: seed of the redraw generator (default: Python's global one, reseeded per worker).
     """
 
-    def __init__(self, dataset: Dataset, *, train: bool, max_failure_rate: float = 0.05, min_attempts: int = 20,
-                 max_retries: int = 20, errors: Sequence[type[BaseException]] = MEDIA_ERRORS, seed: int | None = None):
+    def __init__(
+        self,
+        dataset: Dataset,
+        *,
+        train: bool,
+        max_failure_rate: float = 0.05,
+        min_attempts: int = 20,
+        max_retries: int = 20,
+        errors: Sequence[type[BaseException]] = MEDIA_ERRORS,
+        seed: int | None = None,
+    ):
         self.dataset = dataset
         self.train = train
         self.max_failure_rate = max_failure_rate
@@ -110,14 +121,24 @@ class RobustDataset(Dataset):
         self.failure_count += 1
         self.failures[path] = f"{type(err).__name__}: {err}"
         mode = "skipped, another sample drawn" if self.train else "reported, not replaced"
-        log.warning("unreadable sample %d (%s): %s: %s [%s; %d failure(s) so far in this process]",
-                    index, path, type(err).__name__, err, mode, self.failure_count)
+        log.warning(
+            "unreadable sample %d (%s): %s: %s [%s; %d failure(s) so far in this process]",
+            index,
+            path,
+            type(err).__name__,
+            err,
+            mode,
+            self.failure_count,
+        )
         return FailedSample(index, path, f"{type(err).__name__}: {err}")
 
     def _check_rate(self) -> None:
         if self.attempts >= self.min_attempts and self.failure_count > self.max_failure_rate * self.attempts:
-            raise TooManyFailures(self._summary(f"{self.failure_count} of {self.attempts} samples failed "
-                                                f"(more than {self.max_failure_rate:.0%})"))
+            raise TooManyFailures(
+                self._summary(
+                    f"{self.failure_count} of {self.attempts} samples failed (more than {self.max_failure_rate:.0%})"
+                )
+            )
 
     def _summary(self, head: str) -> str:
         shown = "\n  ".join(f"{p}: {e}" for p, e in list(self.failures.items())[:20])
@@ -138,13 +159,15 @@ class RobustDataset(Dataset):
                     return failed
                 tries += 1
                 if tries >= self.max_retries:
-                    raise TooManyFailures(self._summary(f"{tries} consecutive samples failed while replacing "
-                                                        f"sample {index}")) from err
+                    raise TooManyFailures(
+                        self._summary(f"{tries} consecutive samples failed while replacing sample {index}")
+                    ) from err
                 current = self._rng.randrange(len(self))
 
 
-def collate_skip_failed(batch: list[Any], collate_fn: Callable[[list[Any]], Any] = default_collate
-                        ) -> tuple[Any | None, list[FailedSample]]:
+def collate_skip_failed(
+    batch: list[Any], collate_fn: Callable[[list[Any]], Any] = default_collate
+) -> tuple[Any | None, list[FailedSample]]:
     """Collate the readable items; return ``(batch or None, failed samples)``."""
     good = [item for item in batch if not isinstance(item, FailedSample)]
     failed = [item for item in batch if isinstance(item, FailedSample)]
@@ -177,7 +200,8 @@ class FailureReport:
         names = "\n  ".join(f"[{f.index}] {f.path}: {f.error}" for f in self.failed[:50])
         more = f"\n  ... and {self.count - 50} more" if self.count > 50 else ""
         return f"{self.count} of {self.total} evaluation samples could not be read and were left out" + (
-            f":\n  {names}{more}" if self.failed else "")
+            f":\n  {names}{more}" if self.failed else ""
+        )
 
     def check(self) -> None:
         if self.count > self.max_failure_rate * self.total:
@@ -187,5 +211,8 @@ class FailureReport:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for a metrics JSON."""
-        return {"total": self.total, "failed": self.count,
-                "failed_samples": [{"index": f.index, "path": f.path, "error": f.error} for f in self.failed]}
+        return {
+            "total": self.total,
+            "failed": self.count,
+            "failed_samples": [{"index": f.index, "path": f.path, "error": f.error} for f in self.failed],
+        }

@@ -19,11 +19,13 @@ Families (which package uses what):
   :func:`temporal_center_crop`, :func:`temporal_random_crop`, :func:`clip_starts`;
 * evenly spaced test clips - :func:`uniform_clip_starts`.
 """
+
 from __future__ import annotations
 
 import math
 import random
-from typing import Sequence, Union
+from collections.abc import Sequence
+from typing import Union
 
 import numpy as np
 
@@ -131,8 +133,9 @@ def segment_inclusive_train_indices(num_frames: int, num_segments: int, *, rng: 
     _check(num_frames, num_segments)
     s = (num_frames - 1) / num_segments
     edges = _round_half_even(s * np.arange(num_segments + 1))
-    return np.asarray([_randint(rng, int(edges[i]), int(edges[i + 1]) + 1) for i in range(num_segments)],
-                      dtype=np.int64)
+    return np.asarray(
+        [_randint(rng, int(edges[i]), int(edges[i + 1]) + 1) for i in range(num_segments)], dtype=np.int64
+    )
 
 
 def uniform_indices(num_frames: int, num_segments: int) -> np.ndarray:
@@ -156,8 +159,9 @@ def uniform_multiclip_indices(num_frames: int, num_segments: int, num_clips: int
     return idx % num_frames
 
 
-def frame_windows(centres: Sequence[int] | np.ndarray, num_frames: int, length: int = 5, *,
-                  wrap: bool = False) -> np.ndarray:
+def frame_windows(
+    centres: Sequence[int] | np.ndarray, num_frames: int, length: int = 5, *, wrap: bool = False
+) -> np.ndarray:
     """The ``length``-frame window around each sampled frame (tdsclip's ``num_diff`` frames).
 
     The window starts ``length // 2`` before the centre and advances one frame at a time, but
@@ -279,7 +283,7 @@ def temporal_center_crop(indices: Sequence[int] | np.ndarray, size: int) -> np.n
     """``size`` entries from ``max(0, n//2 - size//2)``, loop-padded."""
     idx = np.asarray(indices, dtype=np.int64)
     begin = max(0, idx.size // 2 - size // 2)
-    return loop_pad(idx[begin:begin + size], size)
+    return loop_pad(idx[begin : begin + size], size)
 
 
 def temporal_random_crop_bounds(n: int, size: int) -> tuple[int, int]:
@@ -290,19 +294,21 @@ def temporal_random_crop_bounds(n: int, size: int) -> tuple[int, int]:
     return 0, max(0, n - size - 1)
 
 
-def temporal_random_crop(indices: Sequence[int] | np.ndarray, size: int, *, begin: int | None = None,
-                         rng: RNG = None) -> np.ndarray:
+def temporal_random_crop(
+    indices: Sequence[int] | np.ndarray, size: int, *, begin: int | None = None, rng: RNG = None
+) -> np.ndarray:
     """``size`` consecutive entries from a random begin offset (see :func:`temporal_random_crop_bounds`),
     truncated at the end and loop-padded. Pass ``begin`` to use a given offset."""
     idx = np.asarray(indices, dtype=np.int64)
     if begin is None:
         lo, hi = temporal_random_crop_bounds(idx.size, size)
         begin = int(_randint(rng, lo, hi + 1))
-    return loop_pad(idx[begin:begin + size], size)
+    return loop_pad(idx[begin : begin + size], size)
 
 
-def clip_starts(num_frames: int, sample_duration: int, n_samples: int, *, begin: int = 1,
-                end: int | None = None) -> np.ndarray:
+def clip_starts(
+    num_frames: int, sample_duration: int, n_samples: int, *, begin: int = 1, end: int | None = None
+) -> np.ndarray:
     """Clip start frames of the 3D-ResNets sample lists (frames numbered from ``begin``).
 
     ``n_samples == 1``: one start (the whole video is one training sample); ``n_samples > 1``
@@ -322,8 +328,15 @@ def clip_starts(num_frames: int, sample_duration: int, n_samples: int, *, begin:
     return np.arange(begin, stop, step, dtype=np.int64)
 
 
-def clip_index_lists(num_frames: int, sample_duration: int, n_samples: int, *, begin: int = 1,
-                     end: int | None = None, last_frame: int | None = None) -> list[np.ndarray]:
+def clip_index_lists(
+    num_frames: int,
+    sample_duration: int,
+    n_samples: int,
+    *,
+    begin: int = 1,
+    end: int | None = None,
+    last_frame: int | None = None,
+) -> list[np.ndarray]:
     """The frame lists of :func:`clip_starts`: ``start .. min(last_frame, start+T-1)`` each, where
     ``last_frame`` (default ``begin + num_frames - 1``) is the last frame on disk. With
     ``n_samples == 1`` the single list is every frame ``begin .. last_frame``. Not loop-padded
@@ -331,8 +344,10 @@ def clip_index_lists(num_frames: int, sample_duration: int, n_samples: int, *, b
     last = begin + num_frames - 1 if last_frame is None else last_frame
     if n_samples == 1:
         return [np.arange(begin, last + 1, dtype=np.int64)]
-    return [np.arange(s, min(last, s + sample_duration - 1) + 1, dtype=np.int64)
-            for s in clip_starts(num_frames, sample_duration, n_samples, begin=begin, end=end)]
+    return [
+        np.arange(s, min(last, s + sample_duration - 1) + 1, dtype=np.int64)
+        for s in clip_starts(num_frames, sample_duration, n_samples, begin=begin, end=end)
+    ]
 
 
 # ------------------------------------------------------------------------------- evenly spaced clips

@@ -14,13 +14,15 @@ entry scripts can run end to end on them. The content carries a learnable signal
 The functions return a :class:`SyntheticDataset` (root, written files, per-split ids) and also
 write ``synthetic.json`` beside the data describing what was generated.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -81,13 +83,61 @@ PRVR_COLLECTIONS: dict[str, tuple[str, int, int]] = {
     "charades": ("i3d_rgb_lgi", 1024, 1024),
 }
 
-_VERBS = ["walks", "sits", "opens", "runs", "jumps", "eats", "reads", "throws", "holds", "drinks",
-          "cleans", "laughs", "points", "closes", "carries", "pours"]
-_NOUNS = ["door", "chair", "book", "ball", "cup", "phone", "table", "window", "bag", "box",
-          "laptop", "towel", "bottle", "shoe", "sofa", "light"]
+_VERBS = [
+    "walks",
+    "sits",
+    "opens",
+    "runs",
+    "jumps",
+    "eats",
+    "reads",
+    "throws",
+    "holds",
+    "drinks",
+    "cleans",
+    "laughs",
+    "points",
+    "closes",
+    "carries",
+    "pours",
+]
+_NOUNS = [
+    "door",
+    "chair",
+    "book",
+    "ball",
+    "cup",
+    "phone",
+    "table",
+    "window",
+    "bag",
+    "box",
+    "laptop",
+    "towel",
+    "bottle",
+    "shoe",
+    "sofa",
+    "light",
+]
 _SUBJECTS = ["a man", "a woman", "the person", "she", "he", "someone", "the guy", "the girl"]
-_FILLERS = ["then", "slowly", "quickly", "again", "in", "the", "room", "while", "talking", "and",
-            "near", "kitchen", "looks", "around", "after", "that"]
+_FILLERS = [
+    "then",
+    "slowly",
+    "quickly",
+    "again",
+    "in",
+    "the",
+    "room",
+    "while",
+    "talking",
+    "and",
+    "near",
+    "kitchen",
+    "looks",
+    "around",
+    "after",
+    "that",
+]
 
 
 def _prvr_video_ids(name: str, n: int, rng: np.random.Generator) -> list[str]:
@@ -100,8 +150,7 @@ def _prvr_video_ids(name: str, n: int, rng: np.random.Generator) -> list[str]:
     while len(ids) < n:
         i = len(ids)
         if name == "tvr":
-            vid = (f"{shows[i % len(shows)]}_s{1 + i % 9:02d}e{1 + (i // 9) % 24:02d}"
-                   f"_seg02_clip_{i:02d}")
+            vid = f"{shows[i % len(shows)]}_s{1 + i % 9:02d}e{1 + (i // 9) % 24:02d}_seg02_clip_{i:02d}"
         elif name == "activitynet":
             vid = "v_" + "".join(rng.choice(alnum, 11))
         elif name == "charades":
@@ -194,7 +243,9 @@ def make_prvr_dataset(
     q_dim = real_q if q_dim is None else int(q_dim)
     n_train, n_val, n_test = _split_counts(n_videos)
     if n_train < 2:
-        raise ValueError("make_prvr_dataset: need at least 2 training videos (a 1-video batch crashes the triplet loss)")
+        raise ValueError(
+            "make_prvr_dataset: need at least 2 training videos (a 1-video batch crashes the triplet loss)"
+        )
     lo_f, hi_f = frames_per_video
     if lo_f < 1 or hi_f < lo_f:
         raise ValueError(f"make_prvr_dataset: bad frames_per_video {frames_per_video!r}")
@@ -213,8 +264,9 @@ def make_prvr_dataset(
     # Shared generative model: concept latents and three projections (student video, student
     # text, CLIP joint space). The CLIP projection is used for both teacher modalities.
     concepts = rng.standard_normal((n_concepts, latent_dim))
-    concept_words = [(_VERBS[k % len(_VERBS)], _NOUNS[(k * 7 + k // len(_VERBS)) % len(_NOUNS)])
-                     for k in range(n_concepts)]
+    concept_words = [
+        (_VERBS[k % len(_VERBS)], _NOUNS[(k * 7 + k // len(_VERBS)) % len(_NOUNS)]) for k in range(n_concepts)
+    ]
     w_video = rng.standard_normal((latent_dim, v_dim)) / np.sqrt(latent_dim)
     w_text = rng.standard_normal((latent_dim, q_dim)) / np.sqrt(latent_dim)
     w_clip = rng.standard_normal((latent_dim, clip_dim)) / np.sqrt(latent_dim)
@@ -225,8 +277,8 @@ def make_prvr_dataset(
     video_ids = _prvr_video_ids(name, total, rng)
     split_vids = {
         "train": video_ids[:n_train],
-        "val": video_ids[n_train:n_train + n_val],
-        "test": video_ids[n_train:n_train + n_val] if val_is_test else video_ids[n_train + n_val:],
+        "val": video_ids[n_train : n_train + n_val],
+        "test": video_ids[n_train : n_train + n_val] if val_is_test else video_ids[n_train + n_val :],
     }
 
     frame_rows: list[np.ndarray] = []
@@ -245,7 +297,11 @@ def make_prvr_dataset(
             n_frames = int(rng.integers(lo_f, hi_f + 1))
             n_mom = int(min(n_frames, rng.integers(moments_per_video[0], moments_per_video[1] + 1)))
             # moment boundaries: a random partition of the frames into n_mom contiguous parts
-            cuts = np.sort(rng.choice(np.arange(1, n_frames), n_mom - 1, replace=False)) if n_mom > 1 else np.array([], int)
+            cuts = (
+                np.sort(rng.choice(np.arange(1, n_frames), n_mom - 1, replace=False))
+                if n_mom > 1
+                else np.array([], int)
+            )
             bounds = np.concatenate([[0], cuts, [n_frames]]).astype(int)
             mom_concept = rng.integers(0, n_concepts, n_mom)
             # a moment latent = its concept + a video-specific offset (so same-concept videos differ)
@@ -347,10 +403,26 @@ def make_prvr_dataset(
 # Class-dependent video / audio content and real file writers
 # --------------------------------------------------------------------------------------------
 
-_COLOURS = {"red": (230, 40, 40), "green": (40, 200, 60), "blue": (50, 80, 235), "yellow": (240, 220, 40),
-            "magenta": (220, 50, 220), "cyan": (40, 220, 230), "white": (245, 245, 245), "orange": (250, 140, 20)}
-_DIRECTIONS = {"right": (1, 0), "left": (-1, 0), "down": (0, 1), "up": (0, -1),
-               "down right": (1, 1), "up left": (-1, -1), "down left": (-1, 1), "up right": (1, -1)}
+_COLOURS = {
+    "red": (230, 40, 40),
+    "green": (40, 200, 60),
+    "blue": (50, 80, 235),
+    "yellow": (240, 220, 40),
+    "magenta": (220, 50, 220),
+    "cyan": (40, 220, 230),
+    "white": (245, 245, 245),
+    "orange": (250, 140, 20),
+}
+_DIRECTIONS = {
+    "right": (1, 0),
+    "left": (-1, 0),
+    "down": (0, 1),
+    "up": (0, -1),
+    "down right": (1, 1),
+    "up left": (-1, -1),
+    "down left": (-1, 1),
+    "up right": (1, -1),
+}
 MAX_CLASSES = len(_COLOURS) * len(_DIRECTIONS)
 
 
@@ -378,8 +450,10 @@ def class_description(label: int) -> str:
     """A KICLIP-style rephrased description "<Name>: <sentence>"."""
     colour, direction = class_attributes(label)
     name = class_name(label).capitalize()
-    return (f"{name}: In this video, a {colour} square slides steadily {direction} across a textured "
-            f"background while the camera stays still")
+    return (
+        f"{name}: In this video, a {colour} square slides steadily {direction} across a textured "
+        f"background while the camera stays still"
+    )
 
 
 def render_clip(label: int, *, frames: int, height: int, width: int, rng: np.random.Generator) -> np.ndarray:
@@ -396,8 +470,12 @@ def render_clip(label: int, *, frames: int, height: int, width: int, rng: np.ran
     xx = np.linspace(0, 3, width, dtype=np.float32)
     y0, x0 = np.floor(yy).astype(int).clip(0, 2), np.floor(xx).astype(int).clip(0, 2)
     fy, fx = (yy - y0)[:, None, None], (xx - x0)[None, :, None]
-    bg = (small[y0][:, x0] * (1 - fy) * (1 - fx) + small[y0 + 1][:, x0] * fy * (1 - fx)
-          + small[y0][:, x0 + 1] * (1 - fy) * fx + small[y0 + 1][:, x0 + 1] * fy * fx)
+    bg = (
+        small[y0][:, x0] * (1 - fy) * (1 - fx)
+        + small[y0 + 1][:, x0] * fy * (1 - fx)
+        + small[y0][:, x0 + 1] * (1 - fy) * fx
+        + small[y0 + 1][:, x0 + 1] * fy * fx
+    )
     side = max(2, min(height, width) // 4)
     speed = rng.uniform(0.6, 1.0) * (min(height, width) - side) / max(frames - 1, 1)
     # start so that the square stays mostly in view while it moves
@@ -410,7 +488,7 @@ def render_clip(label: int, *, frames: int, height: int, width: int, rng: np.ran
         x = int(round(sx + dx * speed * t))
         y = int(round(sy + dy * speed * t))
         x, y = min(max(x, 0), width - side), min(max(y, 0), height - side)
-        img[y:y + side, x:x + side] = colour
+        img[y : y + side, x : x + side] = colour
         out[t] = np.clip(img, 0, 255).astype(np.uint8)
     return out
 
@@ -427,12 +505,21 @@ def render_audio(label: int, *, seconds: float, rate: int, rng: np.random.Genera
     return np.clip(wave, -1, 1).astype(np.float32)[None]
 
 
-def write_video(path: str | os.PathLike, frames: np.ndarray, *, fps: float = 25, audio: np.ndarray | None = None,
-                audio_rate: int = 16000, gop: int = 12, crf: int = 23) -> Path:
+def write_video(
+    path: str | os.PathLike,
+    frames: np.ndarray,
+    *,
+    fps: float = 25,
+    audio: np.ndarray | None = None,
+    audio_rate: int = 16000,
+    gop: int = 12,
+    crf: int = 23,
+) -> Path:
     """Encode uint8 ``(T, H, W, 3)`` as H.264 (yuv420p, keyframe every ``gop`` frames) with an optional
     AAC track from float ``(C, N)`` samples. The container follows the suffix (mp4, avi, mkv)."""
-    import av
     from fractions import Fraction
+
+    import av
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -453,8 +540,9 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, *, fps: float = 25,
         for packet in vs.encode():
             out.mux(packet)
         if astream is not None:
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio, dtype=np.float32), format="fltp",
-                                            layout=astream.layout.name)
+            af = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(audio, dtype=np.float32), format="fltp", layout=astream.layout.name
+            )
             af.sample_rate = audio_rate
             for packet in astream.encode(af):
                 out.mux(packet)
@@ -463,8 +551,9 @@ def write_video(path: str | os.PathLike, frames: np.ndarray, *, fps: float = 25,
     return path
 
 
-def write_jpeg_frames(folder: str | os.PathLike, frames: np.ndarray, template: str, *, start_index: int = 1,
-                      quality: int = 90) -> Path:
+def write_jpeg_frames(
+    folder: str | os.PathLike, frames: np.ndarray, template: str, *, start_index: int = 1, quality: int = 90
+) -> Path:
     """Write uint8 ``(T, H, W, 3)`` as ``folder/template.format(start_index + t)`` JPEG files."""
     from PIL import Image
 
@@ -502,12 +591,15 @@ class _Video:
     audio: np.ndarray | None
 
 
-def _make_videos(classes: int, videos_per_class: int, frames: int, size: int, seed: int, *, fps: float,
-                 audio_rate: int | None = None) -> list[_Video]:
+def _make_videos(
+    classes: int, videos_per_class: int, frames: int, size: int, seed: int, *, fps: float, audio_rate: int | None = None
+) -> list[_Video]:
     if classes < 1 or classes > MAX_CLASSES:
         raise ValueError(f"classes must be in [1, {MAX_CLASSES}], got {classes}")
     if videos_per_class < 1 or frames < 1 or size < 8:
-        raise ValueError(f"need videos_per_class >= 1, frames >= 1, size >= 8 (got {videos_per_class}, {frames}, {size})")
+        raise ValueError(
+            f"need videos_per_class >= 1, frames >= 1, size >= 8 (got {videos_per_class}, {frames}, {size})"
+        )
     rng = np.random.default_rng(seed)
     h, w = _frame_size(size)
     out = []
@@ -526,8 +618,11 @@ def _write_label_files(folder: Path, labels: Sequence[int], prefix: str) -> None
     ``raw_<prefix>_idx2cls.json`` and ``<prefix>_idx2cls.csv`` (bare names)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{prefix}_rephrased.json").write_text(
-        json.dumps({str(i): class_description(c) for i, c in enumerate(labels)}))
-    (folder / f"raw_{prefix}_idx2cls.json").write_text(json.dumps({str(i): class_name(c) for i, c in enumerate(labels)}))
+        json.dumps({str(i): class_description(c) for i, c in enumerate(labels)})
+    )
+    (folder / f"raw_{prefix}_idx2cls.json").write_text(
+        json.dumps({str(i): class_name(c) for i, c in enumerate(labels)})
+    )
     (folder / f"{prefix}_idx2cls.csv").write_text("".join(f"{i},{class_name(c)}\n" for i, c in enumerate(labels)))
 
 
@@ -557,9 +652,19 @@ def _write_b2n_lists(folder: Path, entries: list[tuple[str, int, str]], classes:
 # Video-classification layouts
 # --------------------------------------------------------------------------------------------
 
-def make_kinetics_dataset(out_dir: str | os.PathLike, *, classes: int = 4, videos_per_class: int = 4,
-                          frames: int = 32, size: int = 64, fps: float = 25, ext: str = "mp4",
-                          audio_rate: int = 16000, seed: int = 0) -> SyntheticDataset:
+
+def make_kinetics_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    classes: int = 4,
+    videos_per_class: int = 4,
+    frames: int = 32,
+    size: int = 64,
+    fps: float = 25,
+    ext: str = "mp4",
+    audio_rate: int = 16000,
+    seed: int = 0,
+) -> SyntheticDataset:
     """Kinetics-style videos with an AAC audio track, and every list the packages read::
 
         <out>/videos/{train,val}/<class name>/<ytid>_<start:06d>_<end:06d>.<ext>   (XKD layout; class = sorted folder)
@@ -601,7 +706,8 @@ def make_kinetics_dataset(out_dir: str | os.PathLike, *, classes: int = 4, video
         files[f"{split}_csv"] = lists / f"{split}.csv"
     (root / "label_rephrase").mkdir(exist_ok=True)
     (root / "label_rephrase" / "kinetics_rephrased_classes.json").write_text(
-        json.dumps({str(i): class_description(_label_of_name(n, classes)) for i, n in enumerate(names)}))
+        json.dumps({str(i): class_description(_label_of_name(n, classes)) for i, n in enumerate(names)})
+    )
     (root / "kinetics_labels.csv").write_text("id,name\n" + "".join(f"{i},{n}\n" for i, n in enumerate(names)))
     # XKD's clip cache (JSON list of "class/file" with both streams): saves it an ffprobe pass
     cache = root / "cache" / "kinetics400"
@@ -609,9 +715,13 @@ def make_kinetics_dataset(out_dir: str | os.PathLike, *, classes: int = 4, video
     for folder in ("train", "val"):
         listed = [r.split("/", 1)[1] for r, _, _ in entries if r.startswith(folder + "/")]
         (cache / f"{folder}.txt").write_text(json.dumps(listed))
-    ds = SyntheticDataset(root, "kinetics", files={"videos": root / "videos", **files}, splits=splits,
-                          meta={"kind": "video", "classes": names, "fps": fps, "ext": ext, "audio_rate": audio_rate,
-                                "seed": seed})
+    ds = SyntheticDataset(
+        root,
+        "kinetics",
+        files={"videos": root / "videos", **files},
+        splits=splits,
+        meta={"kind": "video", "classes": names, "fps": fps, "ext": ext, "audio_rate": audio_rate, "seed": seed},
+    )
     ds.write_meta()
     return ds
 
@@ -623,8 +733,16 @@ def _label_of_name(name: str, classes: int) -> int:
     raise KeyError(name)
 
 
-def make_ucf101_dataset(out_dir: str | os.PathLike, *, classes: int = 4, videos_per_class: int = 4,
-                        frames: int = 32, size: int = 64, fps: float = 25, seed: int = 0) -> SyntheticDataset:
+def make_ucf101_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    classes: int = 4,
+    videos_per_class: int = 4,
+    frames: int = 32,
+    size: int = 64,
+    fps: float = 25,
+    seed: int = 0,
+) -> SyntheticDataset:
     """UCF101 layout (silent .avi) with the official split files and the KICLIP lists::
 
         <out>/UCF-101/<Class>/v_<Class>_g<GG>_c01.avi
@@ -653,19 +771,32 @@ def make_ucf101_dataset(out_dir: str | os.PathLike, *, classes: int = 4, videos_
         (lists / f"trainlist0{k}.txt").write_text("".join(f"{r} {l + 1}\r\n" for r, l in train))
         (lists / f"testlist0{k}.txt").write_text("".join(f"{r}\r\n" for r in test))
     files = _write_b2n_lists(root / "B2N_ucf101", [(r, l, s) for r, l, s, _ in entries], classes)
-    ds = SyntheticDataset(root, "ucf101", files={"videos": root / "UCF-101", "class_ind": lists / "classInd.txt", **files},
-                          splits=splits, meta={"kind": "video", "classes": names, "fps": fps, "seed": seed})
+    ds = SyntheticDataset(
+        root,
+        "ucf101",
+        files={"videos": root / "UCF-101", "class_ind": lists / "classInd.txt", **files},
+        splits=splits,
+        meta={"kind": "video", "classes": names, "fps": fps, "seed": seed},
+    )
     ds.write_meta()
     return ds
 
 
-def make_hmdb51_dataset(out_dir: str | os.PathLike, *, classes: int = 4, videos_per_class: int = 4,
-                        frames: int = 32, size: int = 64, fps: float = 25, seed: int = 0) -> SyntheticDataset:
+def make_hmdb51_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    classes: int = 4,
+    videos_per_class: int = 4,
+    frames: int = 32,
+    size: int = 64,
+    fps: float = 25,
+    seed: int = 0,
+) -> SyntheticDataset:
     """HMDB51 layout (silent .avi) with the official 70/30 split files and the KICLIP lists::
 
-        <out>/HMDB-51/<class>/<title>_<class>_u_nm_np1_fr_med_<k>.avi
-        <out>/testTrainMulti_7030_splits/<class>_test_split{1,2,3}.txt   ("<file> <id> ", 1 train, 2 test, 0 unused)
-        <out>/B2N_hmdb/{train,val,test}.csv + label files (paths relative to HMDB-51/)
+    <out>/HMDB-51/<class>/<title>_<class>_u_nm_np1_fr_med_<k>.avi
+    <out>/testTrainMulti_7030_splits/<class>_test_split{1,2,3}.txt   ("<file> <id> ", 1 train, 2 test, 0 unused)
+    <out>/B2N_hmdb/{train,val,test}.csv + label files (paths relative to HMDB-51/)
     """
     root = Path(out_dir)
     videos = _make_videos(classes, videos_per_class, frames, size, seed, fps=fps)
@@ -691,14 +822,26 @@ def make_hmdb51_dataset(out_dir: str | os.PathLike, *, classes: int = 4, videos_
                 lines.append(f"{fname} {sid} \n")
             (split_dir / f"{names[label]}_test_split{k}.txt").write_text("".join(lines))
     files = _write_b2n_lists(root / "B2N_hmdb", entries, classes)
-    ds = SyntheticDataset(root, "hmdb51", files={"videos": root / "HMDB-51", "splits_dir": split_dir, **files},
-                          splits=splits, meta={"kind": "video", "classes": names, "fps": fps, "seed": seed})
+    ds = SyntheticDataset(
+        root,
+        "hmdb51",
+        files={"videos": root / "HMDB-51", "splits_dir": split_dir, **files},
+        splits=splits,
+        meta={"kind": "video", "classes": names, "fps": fps, "seed": seed},
+    )
     ds.write_meta()
     return ds
 
 
-def make_resnet3d_dataset(out_dir: str | os.PathLike, *, classes: int = 4, videos_per_class: int = 4,
-                          frames: int = 32, size: int = 64, seed: int = 0) -> SyntheticDataset:
+def make_resnet3d_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    classes: int = 4,
+    videos_per_class: int = 4,
+    frames: int = 32,
+    size: int = 64,
+    seed: int = 0,
+) -> SyntheticDataset:
     """3D-ResNets (kd2d3d) JPEG frame folders and the ActivityNet-style annotation json (UCF101 naming)::
 
         <out>/jpg/<Class>/<v_Class_gGG_c01>/image_{:05d}.jpg + n_frames   (n_frames = largest number, no newline)
@@ -724,15 +867,27 @@ def make_resnet3d_dataset(out_dir: str | os.PathLike, *, classes: int = 4, video
         splits[vid.split].append(key)
     ann = root / "ucf101_01.json"
     ann.write_text(json.dumps({"labels": names, "database": database}))
-    ds = SyntheticDataset(root, "resnet3d", files={"video_path": root / "jpg", "annotation": ann}, splits=splits,
-                          meta={"kind": "frames", "template": "image_{:05d}.jpg", "classes": names, "seed": seed})
+    ds = SyntheticDataset(
+        root,
+        "resnet3d",
+        files={"video_path": root / "jpg", "annotation": ann},
+        splits=splits,
+        meta={"kind": "frames", "template": "image_{:05d}.jpg", "classes": names, "seed": seed},
+    )
     ds.write_meta()
     return ds
 
 
-def make_activitynet_frames_dataset(out_dir: str | os.PathLike, *, classes: int = 4, videos_per_class: int = 3,
-                                    frames: int = 48, size: int = 64, fps: float = 10.0,
-                                    seed: int = 0) -> SyntheticDataset:
+def make_activitynet_frames_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    classes: int = 4,
+    videos_per_class: int = 3,
+    frames: int = 48,
+    size: int = 64,
+    fps: float = 10.0,
+    seed: int = 0,
+) -> SyntheticDataset:
     """ActivityNet v1.3 layout for kd2d3d: frame folders with an ``fps`` file and the official-style json
     (taxonomy tree whose leaves are the classes, timed segments in seconds)::
 
@@ -747,10 +902,13 @@ def make_activitynet_frames_dataset(out_dir: str | os.PathLike, *, classes: int 
     videos = _make_videos(classes, videos_per_class, frames, size, seed, fps=fps)
     rng = np.random.default_rng(seed + 2)
     names = [class_name(c).capitalize() for c in range(classes)]
-    taxonomy = [{"nodeId": 0, "parentId": None, "nodeName": "Root", "parentName": None},
-                {"nodeId": 1, "parentId": 0, "nodeName": "Moving squares", "parentName": "Root"}]
-    taxonomy += [{"nodeId": 2 + c, "parentId": 1, "nodeName": n, "parentName": "Moving squares"}
-                 for c, n in enumerate(names)]
+    taxonomy = [
+        {"nodeId": 0, "parentId": None, "nodeName": "Root", "parentName": None},
+        {"nodeId": 1, "parentId": 0, "nodeName": "Moving squares", "parentName": "Root"},
+    ]
+    taxonomy += [
+        {"nodeId": 2 + c, "parentId": 1, "nodeName": n, "parentName": "Moving squares"} for c, n in enumerate(names)
+    ]
     alnum = np.array(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"))
     database, splits = {}, {"train": [], "val": [], "test": []}
     subset_of = {"train": "training", "val": "validation", "test": "testing"}
@@ -763,19 +921,37 @@ def make_activitynet_frames_dataset(out_dir: str | os.PathLike, *, classes: int 
         seg = [round(0.1 * duration, 2), round(0.9 * duration, 2)]
         subset = subset_of[vid.split]
         annotations = [] if subset == "testing" else [{"segment": seg, "label": names[vid.label]}]
-        database[key] = {"subset": subset, "annotations": annotations, "duration": round(duration, 2),
-                         "resolution": f"{vid.frames.shape[2]}x{vid.frames.shape[1]}", "url": f"https://example.invalid/{key}"}
+        database[key] = {
+            "subset": subset,
+            "annotations": annotations,
+            "duration": round(duration, 2),
+            "resolution": f"{vid.frames.shape[2]}x{vid.frames.shape[1]}",
+            "url": f"https://example.invalid/{key}",
+        }
         splits[vid.split].append(key)
     ann = root / "activity_net.v1-3.min.json"
     ann.write_text(json.dumps({"version": "VERSION 1.3", "taxonomy": taxonomy, "database": database}))
-    ds = SyntheticDataset(root, "activitynet-frames", files={"video_path": root / "jpg", "annotation": ann},
-                          splits=splits, meta={"kind": "frames", "fps": fps, "classes": names, "seed": seed})
+    ds = SyntheticDataset(
+        root,
+        "activitynet-frames",
+        files={"video_path": root / "jpg", "annotation": ann},
+        splits=splits,
+        meta={"kind": "frames", "fps": fps, "classes": names, "seed": seed},
+    )
     ds.write_meta()
     return ds
 
 
-def make_something_dataset(out_dir: str | os.PathLike, *, classes: int = 4, videos_per_class: int = 4,
-                           frames: int = 32, size: int = 64, version: int = 2, seed: int = 0) -> SyntheticDataset:
+def make_something_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    classes: int = 4,
+    videos_per_class: int = 4,
+    frames: int = 32,
+    size: int = 64,
+    version: int = 2,
+    seed: int = 0,
+) -> SyntheticDataset:
     """Something-Something frame folders and tdsclip list files::
 
         <out>/frames/<id>/img_{:05d}.jpg   (v2; v1 uses {:05d}.jpg)
@@ -802,12 +978,18 @@ def make_something_dataset(out_dir: str | os.PathLike, *, classes: int = 4, vide
     lists.mkdir(parents=True, exist_ok=True)
     for split, lines in rows.items():
         (lists / f"{split}_rgb.txt").write_text("".join(lines))
-    (lists / "sth_labels.csv").write_text("id,name\n" + "".join(
-        f"{c},Moving {class_name(c).replace(' square moving', '')} square\n" for c in range(classes)))
+    (lists / "sth_labels.csv").write_text(
+        "id,name\n"
+        + "".join(f"{c},Moving {class_name(c).replace(' square moving', '')} square\n" for c in range(classes))
+    )
     pairs = [[0, 1]] if classes >= 2 else []
-    ds = SyntheticDataset(root, f"something-v{version}", files={"frames": root / "frames", "lists": lists},
-                          splits=splits, meta={"kind": "frames", "template": template, "flip_pairs": pairs,
-                                               "seed": seed})
+    ds = SyntheticDataset(
+        root,
+        f"something-v{version}",
+        files={"frames": root / "frames", "lists": lists},
+        splits=splits,
+        meta={"kind": "frames", "template": template, "flip_pairs": pairs, "seed": seed},
+    )
     ds.write_meta()
     return ds
 
@@ -816,14 +998,23 @@ def make_something_dataset(out_dir: str | os.PathLike, *, classes: int = 4, vide
 # Audio layouts
 # --------------------------------------------------------------------------------------------
 
-def make_audioset_dataset(out_dir: str | os.PathLike, *, classes: int = 4, videos_per_class: int = 4,
-                          frames: int = 32, size: int = 64, fps: float = 25, audio_rate: int = 16000,
-                          seed: int = 0) -> SyntheticDataset:
+
+def make_audioset_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    classes: int = 4,
+    videos_per_class: int = 4,
+    frames: int = 32,
+    size: int = 64,
+    fps: float = 25,
+    audio_rate: int = 16000,
+    seed: int = 0,
+) -> SyntheticDataset:
     """AudioSet-style audio-visual clips (H.264 + AAC mp4) and segment csv files::
 
-        <out>/videos/<ytid>_<start>.mp4
-        <out>/{balanced_train,eval}_segments.csv   ("# YTID, start_seconds, end_seconds, positive_labels")
-        <out>/class_labels_indices.csv             ("index,mid,display_name")
+    <out>/videos/<ytid>_<start>.mp4
+    <out>/{balanced_train,eval}_segments.csv   ("# YTID, start_seconds, end_seconds, positive_labels")
+    <out>/class_labels_indices.csv             ("index,mid,display_name")
     """
     root = Path(out_dir)
     videos = _make_videos(classes, videos_per_class, frames, size, seed, fps=fps, audio_rate=audio_rate)
@@ -842,17 +1033,32 @@ def make_audioset_dataset(out_dir: str | os.PathLike, *, classes: int = 4, video
     for name, lines in rows.items():
         (root / f"{name}_segments.csv").write_text(
             f"# Segments csv created by videokd synthetic\n# num_ytids={len(lines)}\n"
-            "# YTID, start_seconds, end_seconds, positive_labels\n" + "".join(lines))
-    (root / "class_labels_indices.csv").write_text("index,mid,display_name\n" + "".join(
-        f'{c},{mids[c]},"{class_name(c).capitalize()}"\n' for c in range(classes)))
-    ds = SyntheticDataset(root, "audioset", files={"videos": root / "videos"}, splits=splits,
-                          meta={"kind": "audio-visual", "audio_rate": audio_rate, "fps": fps, "seed": seed})
+            "# YTID, start_seconds, end_seconds, positive_labels\n" + "".join(lines)
+        )
+    (root / "class_labels_indices.csv").write_text(
+        "index,mid,display_name\n" + "".join(f'{c},{mids[c]},"{class_name(c).capitalize()}"\n' for c in range(classes))
+    )
+    ds = SyntheticDataset(
+        root,
+        "audioset",
+        files={"videos": root / "videos"},
+        splits=splits,
+        meta={"kind": "audio-visual", "audio_rate": audio_rate, "fps": fps, "seed": seed},
+    )
     ds.write_meta()
     return ds
 
 
-def make_esc50_dataset(out_dir: str | os.PathLike, *, classes: int = 5, videos_per_class: int = 5,
-                       seconds: float = 1.0, audio_rate: int = 16000, seed: int = 0, **_: Any) -> SyntheticDataset:
+def make_esc50_dataset(
+    out_dir: str | os.PathLike,
+    *,
+    classes: int = 5,
+    videos_per_class: int = 5,
+    seconds: float = 1.0,
+    audio_rate: int = 16000,
+    seed: int = 0,
+    **_: Any,
+) -> SyntheticDataset:
     """ESC-50 layout: ``<out>/audio/{fold}-{src}-{take}-{target}.wav`` (mono 16-bit) and
     ``<out>/meta/esc50.csv`` (``filename,fold,target,category,esc10,src_file,take``); clip k of a
     class goes to fold ``k % 5 + 1`` (protocol: test on fold k, train on the other four)."""
@@ -872,8 +1078,13 @@ def make_esc50_dataset(out_dir: str | os.PathLike, *, classes: int = 5, videos_p
             rows.append(f"{name},{fold},{c},{class_name(c, 'snake')},False,{src},A\n")
             splits[f"fold{fold}"].append(name)
     (root / "meta" / "esc50.csv").write_text("filename,fold,target,category,esc10,src_file,take\n" + "".join(rows))
-    ds = SyntheticDataset(root, "esc50", files={"audio": root / "audio", "meta": root / "meta" / "esc50.csv"},
-                          splits=splits, meta={"kind": "audio", "audio_rate": audio_rate, "seed": seed})
+    ds = SyntheticDataset(
+        root,
+        "esc50",
+        files={"audio": root / "audio", "meta": root / "meta" / "esc50.csv"},
+        splits=splits,
+        meta={"kind": "audio", "audio_rate": audio_rate, "seed": seed},
+    )
     ds.write_meta()
     return ds
 
@@ -882,29 +1093,63 @@ def make_esc50_dataset(out_dir: str | os.PathLike, *, classes: int = 5, videos_p
 # Registry used by datasets/make_synthetic.py
 # --------------------------------------------------------------------------------------------
 
+
 def _prvr_from_common(name: str):
-    def build(out_dir, *, classes: int = 8, videos_per_class: int = 6, frames: int = 48, size: int = 0,
-              seed: int = 0, **kwargs) -> SyntheticDataset:
+    def build(
+        out_dir,
+        *,
+        classes: int = 8,
+        videos_per_class: int = 6,
+        frames: int = 48,
+        size: int = 0,
+        seed: int = 0,
+        **kwargs,
+    ) -> SyntheticDataset:
         total = max(6, classes * videos_per_class)
         n_val = n_test = max(2, total // 5)
-        return make_prvr_dataset(out_dir, name=name, n_videos=(total - n_val - n_test, n_val, n_test),
-                                 n_concepts=classes, frames_per_video=(min(6, frames), frames),
-                                 seed=seed, **kwargs)
+        return make_prvr_dataset(
+            out_dir,
+            name=name,
+            n_videos=(total - n_val - n_test, n_val, n_test),
+            n_concepts=classes,
+            frames_per_video=(min(6, frames), frames),
+            seed=seed,
+            **kwargs,
+        )
+
     build.__doc__ = f"PRVR feature bundle, collection {name!r} (dldkd; see make_prvr_dataset)."
     return build
 
 
 def _video_from_common(fn, doc: str, **fixed):
-    def build(out_dir, *, classes: int = 4, videos_per_class: int = 4, frames: int = 32, size: int = 64,
-              seed: int = 0, **kwargs) -> SyntheticDataset:
-        return fn(out_dir, classes=classes, videos_per_class=videos_per_class, frames=frames, size=size, seed=seed,
-                  **fixed, **kwargs)
+    def build(
+        out_dir,
+        *,
+        classes: int = 4,
+        videos_per_class: int = 4,
+        frames: int = 32,
+        size: int = 64,
+        seed: int = 0,
+        **kwargs,
+    ) -> SyntheticDataset:
+        return fn(
+            out_dir,
+            classes=classes,
+            videos_per_class=videos_per_class,
+            frames=frames,
+            size=size,
+            seed=seed,
+            **fixed,
+            **kwargs,
+        )
+
     build.__doc__ = doc
     return build
 
 
-def _esc50(out_dir, *, classes: int = 5, videos_per_class: int = 5, frames: int = 32, size: int = 64, seed: int = 0,
-           **kwargs) -> SyntheticDataset:
+def _esc50(
+    out_dir, *, classes: int = 5, videos_per_class: int = 5, frames: int = 32, size: int = 64, seed: int = 0, **kwargs
+) -> SyntheticDataset:
     return make_esc50_dataset(out_dir, classes=classes, videos_per_class=videos_per_class, seed=seed, **kwargs)
 
 
@@ -915,21 +1160,33 @@ FORMATS: dict[str, Any] = {
     "tvr": _prvr_from_common("tvr"),
     "activitynet-prvr": _prvr_from_common("activitynet"),
     "charades-prvr": _prvr_from_common("charades"),
-    "kinetics": _video_from_common(make_kinetics_dataset, "Kinetics mp4 (+AAC) class folders, KICLIP B2N csv lists, "
-                                   "tdsclip video lists (kiclip, tdsclip, xkd)."),
-    "kinetics-avi": _video_from_common(make_kinetics_dataset, "Kinetics layout with .avi files (+AAC): what XKD globs.",
-                                       ext="avi"),
-    "ucf101": _video_from_common(make_ucf101_dataset, "UCF-101 avi + ucfTrainTestlist + KICLIP B2N lists "
-                                 "(kiclip, xkd, kd2d3d tools)."),
-    "hmdb51": _video_from_common(make_hmdb51_dataset, "HMDB-51 avi + 70/30 split files + KICLIP B2N lists (kiclip, xkd)."),
-    "resnet3d-jpg": _video_from_common(make_resnet3d_dataset, "3D-ResNets jpg folders + n_frames + ActivityNet-style "
-                                       "json, UCF naming (kd2d3d)."),
-    "activitynet-jpg": _video_from_common(make_activitynet_frames_dataset, "ActivityNet v1.3 json + v_<key> jpg folders "
-                                          "+ fps files (kd2d3d)."),
-    "sthv2": _video_from_common(make_something_dataset, "Something-Something v2 img_{:05d}.jpg folders + "
-                                "<id> <n> <label> lists (tdsclip).", version=2),
-    "sthv1": _video_from_common(make_something_dataset, "Something-Something v1 {:05d}.jpg folders + lists (tdsclip).",
-                                version=1),
+    "kinetics": _video_from_common(
+        make_kinetics_dataset,
+        "Kinetics mp4 (+AAC) class folders, KICLIP B2N csv lists, tdsclip video lists (kiclip, tdsclip, xkd).",
+    ),
+    "kinetics-avi": _video_from_common(
+        make_kinetics_dataset, "Kinetics layout with .avi files (+AAC): what XKD globs.", ext="avi"
+    ),
+    "ucf101": _video_from_common(
+        make_ucf101_dataset, "UCF-101 avi + ucfTrainTestlist + KICLIP B2N lists (kiclip, xkd, kd2d3d tools)."
+    ),
+    "hmdb51": _video_from_common(
+        make_hmdb51_dataset, "HMDB-51 avi + 70/30 split files + KICLIP B2N lists (kiclip, xkd)."
+    ),
+    "resnet3d-jpg": _video_from_common(
+        make_resnet3d_dataset, "3D-ResNets jpg folders + n_frames + ActivityNet-style json, UCF naming (kd2d3d)."
+    ),
+    "activitynet-jpg": _video_from_common(
+        make_activitynet_frames_dataset, "ActivityNet v1.3 json + v_<key> jpg folders + fps files (kd2d3d)."
+    ),
+    "sthv2": _video_from_common(
+        make_something_dataset,
+        "Something-Something v2 img_{:05d}.jpg folders + <id> <n> <label> lists (tdsclip).",
+        version=2,
+    ),
+    "sthv1": _video_from_common(
+        make_something_dataset, "Something-Something v1 {:05d}.jpg folders + lists (tdsclip).", version=1
+    ),
     "audioset": _video_from_common(make_audioset_dataset, "AudioSet-style H.264+AAC mp4 clips + segment csv files."),
     "esc50": _esc50,
 }

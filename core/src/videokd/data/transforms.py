@@ -17,11 +17,13 @@ Conventions:
 Normalisation constants: :data:`CLIP_MEAN`/:data:`CLIP_STD`, :data:`IMAGENET_MEAN`/:data:`IMAGENET_STD`
 and the 3D-ResNets pixel statistics (:func:`resnet3d_mean`, :func:`resnet3d_std`).
 """
+
 from __future__ import annotations
 
 import math
 import random
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -30,16 +32,47 @@ import torch.nn.functional as F
 from .samplers import RNG, _randint, _uniform
 
 __all__ = [
-    "CLIP_MEAN", "CLIP_STD", "IMAGENET_MEAN", "IMAGENET_STD",
-    "ACTIVITYNET_MEAN", "KINETICS_MEAN", "KINETICS_STD", "SSV2_FLIP_PAIRS",
-    "resnet3d_mean", "resnet3d_std", "resnet3d_norm",
-    "to_float", "normalize", "uint8_thwc_to_cthw",
-    "short_side_size", "resize", "resize_short_side", "resize_frames_pil",
-    "crop", "crop_box", "center_offset", "center_crop", "uniform_crop", "three_crop",
-    "oversample_boxes", "multiscale_scales", "multiscale_corner_box", "multiscale_random_box", "corner_box",
-    "hflip", "flip_label", "random_hflip",
-    "random_short_side_scale_jitter", "random_crop", "random_resized_crop_params", "random_resized_crop",
-    "grayscale", "random_grayscale", "random_erasing", "VideoRandAugment", "ColorJitter",
+    "CLIP_MEAN",
+    "CLIP_STD",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "ACTIVITYNET_MEAN",
+    "KINETICS_MEAN",
+    "KINETICS_STD",
+    "SSV2_FLIP_PAIRS",
+    "resnet3d_mean",
+    "resnet3d_std",
+    "resnet3d_norm",
+    "to_float",
+    "normalize",
+    "uint8_thwc_to_cthw",
+    "short_side_size",
+    "resize",
+    "resize_short_side",
+    "resize_frames_pil",
+    "crop",
+    "crop_box",
+    "center_offset",
+    "center_crop",
+    "uniform_crop",
+    "three_crop",
+    "oversample_boxes",
+    "multiscale_scales",
+    "multiscale_corner_box",
+    "multiscale_random_box",
+    "corner_box",
+    "hflip",
+    "flip_label",
+    "random_hflip",
+    "random_short_side_scale_jitter",
+    "random_crop",
+    "random_resized_crop_params",
+    "random_resized_crop",
+    "grayscale",
+    "random_grayscale",
+    "random_erasing",
+    "VideoRandAugment",
+    "ColorJitter",
 ]
 
 # CLIP (OpenAI) and ImageNet statistics, for inputs in [0, 1]
@@ -73,8 +106,9 @@ def resnet3d_std(norm_value: float = 255) -> list[float]:
     return [s / norm_value for s in KINETICS_STD]
 
 
-def resnet3d_norm(*, mean_dataset: str = "activitynet", norm_value: float = 1, no_mean_norm: bool = False,
-                  std_norm: bool = False) -> tuple[list[float], list[float]]:
+def resnet3d_norm(
+    *, mean_dataset: str = "activitynet", norm_value: float = 1, no_mean_norm: bool = False, std_norm: bool = False
+) -> tuple[list[float], list[float]]:
     """The (mean, std) the 3D-ResNets main script picks: ``std_norm`` -> dataset mean and std (even
     with ``no_mean_norm``); ``no_mean_norm`` alone -> mean 0, std 1; neither -> dataset mean, std 1."""
     if std_norm:
@@ -95,7 +129,9 @@ def _channel_shape(video: torch.Tensor, channel_dim: int) -> list[int]:
     return shape
 
 
-def normalize(video: torch.Tensor, mean: Sequence[float], std: Sequence[float], *, channel_dim: int = -3) -> torch.Tensor:
+def normalize(
+    video: torch.Tensor, mean: Sequence[float], std: Sequence[float], *, channel_dim: int = -3
+) -> torch.Tensor:
     """``(video - mean) / std`` per channel (out of place). ``(T, C, H, W)`` by default."""
     if video.shape[channel_dim] != len(mean):
         raise ValueError(f"normalize: dim {channel_dim} of shape {tuple(video.shape)} is not {len(mean)} channels")
@@ -106,22 +142,25 @@ def normalize(video: torch.Tensor, mean: Sequence[float], std: Sequence[float], 
     return (x - m) / s
 
 
-def uint8_thwc_to_cthw(frames: torch.Tensor, mean: Sequence[float] | None = None,
-                       std: Sequence[float] | None = None) -> torch.Tensor:
+def uint8_thwc_to_cthw(
+    frames: torch.Tensor, mean: Sequence[float] | None = None, std: Sequence[float] | None = None
+) -> torch.Tensor:
     """uint8 ``(T, H, W, 3)`` -> float ``(3, T, H, W)`` in [0, 1], optionally normalised."""
     x = frames.permute(3, 0, 1, 2).to(torch.float32) / 255.0
     return normalize(x, mean, std, channel_dim=0) if mean is not None else x
 
 
 # ----------------------------------------------------------------------------- resizing
-def short_side_size(height: int, width: int, size: int, *,
-                    order: Literal["ratio", "product"] = "ratio") -> tuple[int, int]:
+def short_side_size(
+    height: int, width: int, size: int, *, order: Literal["ratio", "product"] = "ratio"
+) -> tuple[int, int]:
     """Output ``(h, w)`` with the short side ``size`` and the long side floored.
 
     ``order="ratio"`` computes ``floor(long / short * size)`` in floats (PySlowFast,
     pytorchvideo); ``"product"`` computes ``int(size * long / short)`` (3D-ResNets / TSN ``Scale``,
     exact). They differ only when the product is a whole number that float rounding misses.
     """
+
     def long_side(long: int, short: int) -> int:
         if order == "product":
             return int(size * long / short)
@@ -132,8 +171,9 @@ def short_side_size(height: int, width: int, size: int, *,
     return size, long_side(width, height)
 
 
-def resize(video: torch.Tensor, size: tuple[int, int], *, interpolation: Interp = "bilinear",
-           antialias: bool = False) -> torch.Tensor:
+def resize(
+    video: torch.Tensor, size: tuple[int, int], *, interpolation: Interp = "bilinear", antialias: bool = False
+) -> torch.Tensor:
     """Resize ``(..., H, W)`` to ``size = (h, w)`` with ``F.interpolate`` (``align_corners=False``).
 
     uint8 input is resized in float32 and rounded back to uint8.
@@ -152,8 +192,14 @@ def resize(video: torch.Tensor, size: tuple[int, int], *, interpolation: Interp 
     return y.reshape(*lead, *size)
 
 
-def resize_short_side(video: torch.Tensor, size: int, *, interpolation: Interp = "bilinear",
-                      antialias: bool = False, order: Literal["ratio", "product"] = "ratio") -> torch.Tensor:
+def resize_short_side(
+    video: torch.Tensor,
+    size: int,
+    *,
+    interpolation: Interp = "bilinear",
+    antialias: bool = False,
+    order: Literal["ratio", "product"] = "ratio",
+) -> torch.Tensor:
     """Resize so the short side is ``size`` (long side floored, see :func:`short_side_size`);
     a no-op if it already is."""
     h, w = video.shape[-2:]
@@ -162,8 +208,9 @@ def resize_short_side(video: torch.Tensor, size: int, *, interpolation: Interp =
     return resize(video, short_side_size(h, w, size, order=order), interpolation=interpolation, antialias=antialias)
 
 
-def resize_frames_pil(frames: torch.Tensor | np.ndarray, size: tuple[int, int], *,
-                      resample: str = "bilinear") -> torch.Tensor:
+def resize_frames_pil(
+    frames: torch.Tensor | np.ndarray, size: tuple[int, int], *, resample: str = "bilinear"
+) -> torch.Tensor:
     """Resize uint8 ``(T, H, W, 3)`` frames one by one with PIL to ``size = (h, w)``.
 
     Slower than :func:`resize`, but bit-identical to originals that resize PIL images (PIL
@@ -184,7 +231,7 @@ def crop(video: torch.Tensor, top: int, left: int, height: int, width: int) -> t
     h, w = video.shape[-2:]
     if top < 0 or left < 0 or top + height > h or left + width > w:
         raise ValueError(f"crop box top={top} left={left} {height}x{width} outside a {h}x{w} frame")
-    return video[..., top:top + height, left:left + width]
+    return video[..., top : top + height, left : left + width]
 
 
 def crop_box(video: torch.Tensor, box: Sequence[int]) -> torch.Tensor:
@@ -204,8 +251,9 @@ def center_offset(dim: int, size: int, rounding: Literal["ceil", "round", "floor
     return int(math.floor(half))
 
 
-def center_crop(video: torch.Tensor, size: int | tuple[int, int], *,
-                rounding: Literal["ceil", "round", "floor"] = "ceil") -> torch.Tensor:
+def center_crop(
+    video: torch.Tensor, size: int | tuple[int, int], *, rounding: Literal["ceil", "round", "floor"] = "ceil"
+) -> torch.Tensor:
     """Centre crop ``(..., H, W)`` to ``size`` (int: square)."""
     ch, cw = (size, size) if isinstance(size, int) else size
     h, w = video.shape[-2:]
@@ -274,14 +322,20 @@ def multiscale_corner_box(width: int, height: int, scale: float, position: str) 
     if position == "c":
         cx, cy, r = width // 2, height // 2, c // 2
         return [cx - r, cy - r, cx + r, cy + r]
-    boxes = {"tl": [0, 0, c, c], "tr": [width - c, 0, width, c], "bl": [0, height - c, c, height],
-             "br": [width - c, height - c, width, height]}
+    boxes = {
+        "tl": [0, 0, c, c],
+        "tr": [width - c, 0, width, c],
+        "bl": [0, height - c, c, height],
+        "br": [width - c, height - c, width, height],
+    }
     if position not in boxes:
         raise ValueError(f"crop position must be one of c/tl/tr/bl/br, got {position!r}")
     return boxes[position]
 
 
-def multiscale_random_box(width: int, height: int, scale: float, tl_x: float, tl_y: float) -> tuple[list[float], list[int]]:
+def multiscale_random_box(
+    width: int, height: int, scale: float, tl_x: float, tl_y: float
+) -> tuple[list[float], list[int]]:
     """3D-ResNets ``MultiScaleRandomCrop``: side ``c = int(min(W, H) * scale)`` at
     ``(tl_x*(W-c), tl_y*(H-c))``. Returns the float box and the box PIL cuts (each coordinate
     rounded half-to-even)."""
@@ -297,8 +351,12 @@ def corner_box(width: int, height: int, size: int, position: str) -> list[int]:
     if position == "c":
         x, y = int(round((width - size) / 2)), int(round((height - size) / 2))
         return [x, y, x + size, y + size]
-    boxes = {"tl": [0, 0, size, size], "tr": [width - size, 0, width, size], "bl": [0, height - size, size, height],
-             "br": [width - size, height - size, width, height]}
+    boxes = {
+        "tl": [0, 0, size, size],
+        "tr": [width - size, 0, width, size],
+        "bl": [0, height - size, size, height],
+        "br": [width - size, height - size, width, height],
+    }
     if position not in boxes:
         raise ValueError(f"crop position must be one of c/tl/tr/bl/br, got {position!r}")
     return boxes[position]
@@ -320,8 +378,14 @@ def flip_label(label: int, swap_pairs: Sequence[Sequence[int]] = SSV2_FLIP_PAIRS
     return label
 
 
-def random_hflip(video: torch.Tensor, p: float = 0.5, *, rng: RNG = None, label: int | None = None,
-                 swap_pairs: Sequence[Sequence[int]] = ()) -> tuple[torch.Tensor, bool, int | None]:
+def random_hflip(
+    video: torch.Tensor,
+    p: float = 0.5,
+    *,
+    rng: RNG = None,
+    label: int | None = None,
+    swap_pairs: Sequence[Sequence[int]] = (),
+) -> tuple[torch.Tensor, bool, int | None]:
     """Mirror the whole clip when ``uniform(0, 1) < p``; swap ``label`` in ``swap_pairs`` if flipped.
 
     Returns ``(video, flipped, label)``.
@@ -335,8 +399,9 @@ def random_hflip(video: torch.Tensor, p: float = 0.5, *, rng: RNG = None, label:
 
 
 # ----------------------------------------------------------------------------- random geometry
-def random_short_side_scale_jitter(video: torch.Tensor, min_size: int, max_size: int, *, rng: RNG = None,
-                                   interpolation: Interp = "bilinear") -> tuple[torch.Tensor, int]:
+def random_short_side_scale_jitter(
+    video: torch.Tensor, min_size: int, max_size: int, *, rng: RNG = None, interpolation: Interp = "bilinear"
+) -> tuple[torch.Tensor, int]:
     """PySlowFast scale jitter: ``size = int(round(uniform(min, max)))``, then :func:`resize_short_side`.
 
     Returns ``(video, size)``.
@@ -356,8 +421,14 @@ def random_crop(video: torch.Tensor, size: int, *, rng: RNG = None) -> tuple[tor
     return crop(video, y, x, size, size), y, x
 
 
-def random_resized_crop_params(height: int, width: int, scale: Sequence[float] = (0.08, 1.0),
-                               ratio: Sequence[float] = (3 / 4, 4 / 3), *, rng: RNG = None) -> tuple[int, int, int, int]:
+def random_resized_crop_params(
+    height: int,
+    width: int,
+    scale: Sequence[float] = (0.08, 1.0),
+    ratio: Sequence[float] = (3 / 4, 4 / 3),
+    *,
+    rng: RNG = None,
+) -> tuple[int, int, int, int]:
     """Inception-style box ``(top, left, h, w)``: area fraction ``U(scale)``, log-uniform aspect
     ``ratio``, 10 attempts, then a centred box clamped to the ratio range (torchvision's rule)."""
     area = height * width
@@ -381,9 +452,15 @@ def random_resized_crop_params(height: int, width: int, scale: Sequence[float] =
     return (height - h) // 2, (width - w) // 2, h, w
 
 
-def random_resized_crop(video: torch.Tensor, size: int | tuple[int, int], *, scale: Sequence[float] = (0.08, 1.0),
-                        ratio: Sequence[float] = (3 / 4, 4 / 3), interpolation: Interp = "bilinear",
-                        rng: RNG = None) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+def random_resized_crop(
+    video: torch.Tensor,
+    size: int | tuple[int, int],
+    *,
+    scale: Sequence[float] = (0.08, 1.0),
+    ratio: Sequence[float] = (3 / 4, 4 / 3),
+    interpolation: Interp = "bilinear",
+    rng: RNG = None,
+) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
     """One random resized crop for the whole clip ``(..., H, W)``. Returns ``(video, (top, left, h, w))``."""
     out = (size, size) if isinstance(size, int) else tuple(size)
     box = random_resized_crop_params(*video.shape[-2:], scale, ratio, rng=rng)
@@ -407,10 +484,17 @@ def random_grayscale(video: torch.Tensor, p: float = 0.2, *, channel_dim: int = 
     return grayscale(video, channel_dim=channel_dim) if _uniform(rng, 0.0, 1.0) < p else video
 
 
-def random_erasing(video: torch.Tensor, p: float = 0.25, *, scale: Sequence[float] = (0.02, 1 / 3),
-                   ratio: Sequence[float] = (0.3, 1 / 0.3), mode: Literal["pixel", "const"] = "pixel",
-                   channel_dim: int = -3, rng: RNG = None,
-                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, tuple[int, int, int, int] | None]:
+def random_erasing(
+    video: torch.Tensor,
+    p: float = 0.25,
+    *,
+    scale: Sequence[float] = (0.02, 1 / 3),
+    ratio: Sequence[float] = (0.3, 1 / 0.3),
+    mode: Literal["pixel", "const"] = "pixel",
+    channel_dim: int = -3,
+    rng: RNG = None,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, tuple[int, int, int, int] | None]:
     """Erase one random box (same box in every frame) of a float clip with probability ``p``.
 
     ``mode="pixel"`` fills it with N(0, 1) noise (per pixel, channel and frame; meant for
@@ -429,7 +513,7 @@ def random_erasing(video: torch.Tensor, p: float = 0.25, *, scale: Sequence[floa
         if 0 < eh < h and 0 < ew < w:
             top, left = int(_randint(rng, 0, h - eh + 1)), int(_randint(rng, 0, w - ew + 1))
             out = video.clone()
-            region = out[..., top:top + eh, left:left + ew]
+            region = out[..., top : top + eh, left : left + ew]
             if mode == "pixel":
                 region.copy_(torch.randn(region.shape, generator=generator, dtype=region.dtype))
             else:
@@ -442,8 +526,9 @@ class ColorJitter:
     """Clip-consistent colour jitter (brightness, contrast, saturation, hue in a random order)
     on uint8 or float ``(T, 3, H, W)``; one set of factors for every frame (torchvision v2)."""
 
-    def __init__(self, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4, hue: float = 0.2,
-                 p: float = 0.8):
+    def __init__(
+        self, brightness: float = 0.4, contrast: float = 0.4, saturation: float = 0.4, hue: float = 0.2, p: float = 0.8
+    ):
         from torchvision.transforms import v2
 
         self.p = p
@@ -465,8 +550,9 @@ class VideoRandAugment:
     per call for the whole batch of frames.
     """
 
-    def __init__(self, *, magnitude: int = 9, num_ops: int = 2, magnitude_std: float = 0.0,
-                 num_magnitude_bins: int = 31):
+    def __init__(
+        self, *, magnitude: int = 9, num_ops: int = 2, magnitude_std: float = 0.0, num_magnitude_bins: int = 31
+    ):
         from torchvision.transforms import v2
 
         self.magnitude, self.magnitude_std, self.bins = magnitude, magnitude_std, num_magnitude_bins

@@ -16,13 +16,15 @@ cannot open or decode (zero bytes, truncated, not a video) raises :class:`VideoD
 decord and torchcodec are optional backends (:func:`read_frames` with ``backend=``), used only if
 installed; PyAV is always available.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
 
 import av
 import numpy as np
@@ -62,13 +64,13 @@ class VideoInfo:
     """Container facts of one video stream (and its first audio stream, if any)."""
 
     path: str
-    num_frames: int          # frames in presentation order (exact: counted from packets)
-    fps: float               # average frame rate of the stream
-    duration: float          # seconds, from the first frame to the end of the last one
+    num_frames: int  # frames in presentation order (exact: counted from packets)
+    fps: float  # average frame rate of the stream
+    duration: float  # seconds, from the first frame to the end of the last one
     width: int
     height: int
     codec: str
-    start_time: float        # timestamp of the first frame, seconds
+    start_time: float  # timestamp of the first frame, seconds
     has_audio: bool
     audio_sample_rate: int | None = None
     audio_channels: int | None = None
@@ -132,7 +134,7 @@ class VideoReader:
     def close(self) -> None:
         self._container.close()
 
-    def __enter__(self) -> "VideoReader":
+    def __enter__(self) -> VideoReader:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -224,8 +226,9 @@ class VideoReader:
         except av.FFmpegError as err:
             raise VideoDecodeError(self.path, f"decoding failed ({err.__class__.__name__}: {err})") from err
 
-    def _decode_run(self, start_key: int, wanted: np.ndarray, first: int, last: int,
-                    out: list[np.ndarray | None], seek: bool) -> bool:
+    def _decode_run(
+        self, start_key: int, wanted: np.ndarray, first: int, last: int, out: list[np.ndarray | None], seek: bool
+    ) -> bool:
         """Decode from keyframe ``start_key`` and fill ``out[first..last]`` (frames ``wanted[first..last]``).
 
         Frames are identified by timestamp when the container's timestamps are trustworthy, else by
@@ -265,8 +268,9 @@ class VideoReader:
             raise VideoDecodeError(self.path, f"no frames decoded after seeking to frame {start_key}")
         return True
 
-    def get_frames(self, indices: Sequence[int] | np.ndarray | torch.Tensor, *, layout: Layout = "thwc",
-                   seek: bool = True) -> torch.Tensor:
+    def get_frames(
+        self, indices: Sequence[int] | np.ndarray | torch.Tensor, *, layout: Layout = "thwc", seek: bool = True
+    ) -> torch.Tensor:
         """Frames at presentation indices ``indices`` (any order, repeats allowed).
 
         Only the needed frames are converted to RGB; decoding restarts at a keyframe only when
@@ -311,8 +315,9 @@ class VideoReader:
         gather = np.searchsorted(wanted, idx)
         return frames_to_tensor(stacked[gather], layout)
 
-    def read_window(self, start: float = 0.0, end: float | None = None, *, layout: Layout = "thwc",
-                    max_frames: int | None = None) -> tuple[torch.Tensor, np.ndarray]:
+    def read_window(
+        self, start: float = 0.0, end: float | None = None, *, layout: Layout = "thwc", max_frames: int | None = None
+    ) -> tuple[torch.Tensor, np.ndarray]:
         """Every frame whose timestamp ``t`` satisfies ``start <= t < end`` (seconds).
 
         ``end=None`` reads to the end of the stream. Decoding seeks to the keyframe before
@@ -329,8 +334,10 @@ class VideoReader:
         if max_frames is not None:
             sel = sel[:max_frames]
         if sel.size == 0:
-            raise VideoDecodeError(self.path, f"no frames in the window [{start}, {end}) s "
-                                              f"(the video spans {stamps[0]:.3f}-{stamps[-1]:.3f} s)")
+            raise VideoDecodeError(
+                self.path,
+                f"no frames in the window [{start}, {end}) s (the video spans {stamps[0]:.3f}-{stamps[-1]:.3f} s)",
+            )
         return self.get_frames(sel, layout=layout), stamps[sel]
 
     def _decode_all(self):
@@ -347,9 +354,15 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
         return reader.info
 
 
-def read_video(path: str | os.PathLike, start: float = 0.0, end: float | None = None, *,
-               layout: Layout = "thwc", threads: int = 1,
-               size: tuple[int, int] | None = None) -> tuple[torch.Tensor, np.ndarray]:
+def read_video(
+    path: str | os.PathLike,
+    start: float = 0.0,
+    end: float | None = None,
+    *,
+    layout: Layout = "thwc",
+    threads: int = 1,
+    size: tuple[int, int] | None = None,
+) -> tuple[torch.Tensor, np.ndarray]:
     """Decode the frames of ``path`` in ``[start, end)`` seconds: ``(frames, timestamps)``."""
     with VideoReader(path, threads=threads, size=size) as reader:
         return reader.read_window(start, end, layout=layout)
@@ -367,8 +380,15 @@ def available_backends() -> list[str]:
     return found
 
 
-def read_frames(path: str | os.PathLike, indices: Sequence[int] | np.ndarray, *, layout: Layout = "thwc",
-                backend: str = "pyav", threads: int = 1, size: tuple[int, int] | None = None) -> torch.Tensor:
+def read_frames(
+    path: str | os.PathLike,
+    indices: Sequence[int] | np.ndarray,
+    *,
+    layout: Layout = "thwc",
+    backend: str = "pyav",
+    threads: int = 1,
+    size: tuple[int, int] | None = None,
+) -> torch.Tensor:
     """Frames of ``path`` at frame ``indices`` with the chosen backend (same output for all).
 
     ``backend="decord"`` / ``"torchcodec"`` need those packages (never required); PyAV is the default.
@@ -401,7 +421,14 @@ def read_frames(path: str | os.PathLike, indices: Sequence[int] | np.ndarray, *,
         except RuntimeError as err:  # pragma: no cover
             raise VideoDecodeError(path, str(err)) from err
         if size is not None:  # pragma: no cover
-            data = torch.nn.functional.interpolate(data.permute(0, 3, 1, 2).float(), size=size, mode="bilinear",
-                                                   antialias=True).round().clamp(0, 255).byte().permute(0, 2, 3, 1)
+            data = (
+                torch.nn.functional.interpolate(
+                    data.permute(0, 3, 1, 2).float(), size=size, mode="bilinear", antialias=True
+                )
+                .round()
+                .clamp(0, 255)
+                .byte()
+                .permute(0, 2, 3, 1)
+            )
         return frames_to_tensor(data.contiguous(), layout)
     raise ValueError(f"unknown backend {backend!r}; available: {available_backends()}")

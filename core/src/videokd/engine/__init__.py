@@ -51,6 +51,7 @@ Modules
                  :func:`rng_state` / :func:`set_rng_state`.
 ``loop``         :class:`Trainer`, :class:`TrainConfig`, :func:`to_device`.
 """
+
 from .checkpoint import (
     CheckpointError,
     CheckpointManager,
@@ -83,7 +84,13 @@ from .logger import MetricLogger, Progress
 from .loop import TrainConfig, Trainer, is_step_boundary, to_device
 from .optim import BertAdam, build_optimizer, clip_grad_norm, clip_grad_norm_per_tensor, ema_update, param_groups
 from .precision import PRECISIONS, Precision, autocast_dtype
-from .sampling import DistributedShuffleSampler, ExactDistributedSampler, SeededDataset, build_eval_loader, build_train_loader
+from .sampling import (
+    DistributedShuffleSampler,
+    ExactDistributedSampler,
+    SeededDataset,
+    build_eval_loader,
+    build_train_loader,
+)
 from .schedules import (
     ParamScheduler,
     PlateauScheduler,
@@ -98,22 +105,67 @@ from .seed import derive_seed, rng_state, seed_everything, set_rng_state, worker
 
 __all__ = [
     # distributed
-    "DistInfo", "init_distributed", "shutdown", "distributed_session", "launcher_env", "expand_nodelist",
-    "get_dist_info", "is_distributed", "barrier", "all_reduce_sum", "all_reduce_mean", "reduce_metrics",
-    "all_gather_objects", "broadcast_object", "gather_exact",
+    "DistInfo",
+    "init_distributed",
+    "shutdown",
+    "distributed_session",
+    "launcher_env",
+    "expand_nodelist",
+    "get_dist_info",
+    "is_distributed",
+    "barrier",
+    "all_reduce_sum",
+    "all_reduce_mean",
+    "reduce_metrics",
+    "all_gather_objects",
+    "broadcast_object",
+    "gather_exact",
     # sampling
-    "DistributedShuffleSampler", "ExactDistributedSampler", "SeededDataset", "build_train_loader", "build_eval_loader",
+    "DistributedShuffleSampler",
+    "ExactDistributedSampler",
+    "SeededDataset",
+    "build_train_loader",
+    "build_eval_loader",
     # precision
-    "PRECISIONS", "Precision", "autocast_dtype",
+    "PRECISIONS",
+    "Precision",
+    "autocast_dtype",
     # optim
-    "param_groups", "build_optimizer", "BertAdam", "clip_grad_norm", "clip_grad_norm_per_tensor", "ema_update",
+    "param_groups",
+    "build_optimizer",
+    "BertAdam",
+    "clip_grad_norm",
+    "clip_grad_norm_per_tensor",
+    "ema_update",
     # schedules
-    "warmup_linear", "warmup_cosine", "step_decay", "held_every", "cosine_schedule", "teacher_temp_schedule",
-    "ParamScheduler", "PlateauScheduler",
+    "warmup_linear",
+    "warmup_cosine",
+    "step_decay",
+    "held_every",
+    "cosine_schedule",
+    "teacher_temp_schedule",
+    "ParamScheduler",
+    "PlateauScheduler",
     # checkpoint
-    "CheckpointError", "save_checkpoint", "load_checkpoint", "CheckpointManager", "LoadResult", "load_weights",
-    "extract_state_dict", "remap_keys", "to_plain",
+    "CheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "CheckpointManager",
+    "LoadResult",
+    "load_weights",
+    "extract_state_dict",
+    "remap_keys",
+    "to_plain",
     # logging, seeding, loop
-    "MetricLogger", "Progress", "seed_everything", "derive_seed", "worker_init_fn", "rng_state", "set_rng_state",
-    "TrainConfig", "Trainer", "to_device", "is_step_boundary",
+    "MetricLogger",
+    "Progress",
+    "seed_everything",
+    "derive_seed",
+    "worker_init_fn",
+    "rng_state",
+    "set_rng_state",
+    "TrainConfig",
+    "Trainer",
+    "to_device",
+    "is_step_boundary",
 ]

@@ -16,6 +16,7 @@
   strips ``module.``-style prefixes, applies a key map, and reports missing / unexpected /
   wrongly-shaped keys in one clear error.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -25,10 +26,10 @@ import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Union
 
 import torch
 from torch import nn
@@ -136,7 +137,9 @@ def save_checkpoint(path: PathLike, state: Mapping[str, Any]) -> Path:
     return path
 
 
-def load_checkpoint(path: PathLike, *, map_location: Union[str, torch.device, None] = "cpu", trusted: bool = False) -> Any:
+def load_checkpoint(
+    path: PathLike, *, map_location: Union[str, torch.device, None] = "cpu", trusted: bool = False
+) -> Any:
     """Load a checkpoint with ``weights_only=True`` (``trusted=True`` allows arbitrary pickles).
 
     Raises :class:`CheckpointError` naming the file when it is missing, truncated, corrupt, or holds
@@ -272,7 +275,9 @@ class LoadResult:
     renamed: dict[str, str] = field(default_factory=dict)
 
 
-def extract_state_dict(obj: Any, *, state_key: Optional[str] = None, source: str = "<state>") -> dict[str, torch.Tensor]:
+def extract_state_dict(
+    obj: Any, *, state_key: Optional[str] = None, source: str = "<state>"
+) -> dict[str, torch.Tensor]:
     """Find the state dict inside a checkpoint container.
 
     ``state_key`` names it explicitly (dotted for nesting, e.g. ``"model.student"``); otherwise the
@@ -302,7 +307,9 @@ def extract_state_dict(obj: Any, *, state_key: Optional[str] = None, source: str
 
 
 def _is_state_dict(obj: Mapping) -> bool:
-    return len(obj) > 0 and all(isinstance(k, str) for k in obj) and any(isinstance(v, torch.Tensor) for v in obj.values())
+    return (
+        len(obj) > 0 and all(isinstance(k, str) for k in obj) and any(isinstance(v, torch.Tensor) for v in obj.values())
+    )
 
 
 KeyMap = Union[Mapping[str, str], Callable[[str], Optional[str]], Sequence[tuple[str, str]]]
@@ -328,7 +335,7 @@ def remap_keys(
         changed = False
         for prefix in strip_prefixes:
             if prefix and names and all(v.startswith(prefix) for v in names.values()):
-                names = {k: v[len(prefix):] for k, v in names.items()}
+                names = {k: v[len(prefix) :] for k, v in names.items()}
                 changed = True
     out: dict[str, torch.Tensor] = {}
     renamed: dict[str, str] = {}
@@ -412,7 +419,9 @@ def load_weights(
                 close = difflib.get_close_matches(k, missing, n=1, cutoff=0.6)
                 if close:
                     hints.append(f"{k!r} ~ {close[0]!r}")
-            lines.append(f"  {len(bad_unexpected)} unexpected key(s) (in the file, not in the model): {bad_unexpected[:10]}")
+            lines.append(
+                f"  {len(bad_unexpected)} unexpected key(s) (in the file, not in the model): {bad_unexpected[:10]}"
+            )
             if hints:
                 lines.append("  similar names (a key_map / strip_prefixes may be needed): " + ", ".join(hints))
         raise CheckpointError("\n".join(lines))

@@ -18,6 +18,7 @@ The backend is NCCL when the device is CUDA and gloo otherwise, so the same scri
 and, for tests, as several CPU processes. A world of one never creates a process group (every
 helper below is then a cheap local no-op).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -26,8 +27,9 @@ import inspect
 import os
 import re
 import warnings
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Optional
 
 import torch
 import torch.distributed as dist
@@ -120,7 +122,7 @@ def _expand_one(name: str) -> list[str]:
     match = re.search(r"\[([^\]]*)\]", name)
     if match is None:
         return [name]
-    head, tail = name[: match.start()], name[match.end():]
+    head, tail = name[: match.start()], name[match.end() :]
     out = []
     for rng in match.group(1).split(","):
         rng = rng.strip()
@@ -290,7 +292,10 @@ def reduce_metrics(metrics: Mapping[str, Any], *, weight: Optional[float] = None
     if not keys:
         return {}
     values = torch.tensor(
-        [float(metrics[k].detach().float().item()) if isinstance(metrics[k], torch.Tensor) else float(metrics[k]) for k in keys],
+        [
+            float(metrics[k].detach().float().item()) if isinstance(metrics[k], torch.Tensor) else float(metrics[k])
+            for k in keys
+        ],
         dtype=torch.float64,
     )
     if not is_distributed():

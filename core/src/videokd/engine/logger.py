@@ -9,6 +9,7 @@
   prints a plain line every ``every`` iterations or ``min_interval_s`` seconds, so job logs
   (SLURM, CI) stay readable.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,7 +51,7 @@ class MetricLogger:
 
     def __init__(
         self,
-        log_dir: Union[str, "os.PathLike[str]"],
+        log_dir: Union[str, os.PathLike[str]],
         *,
         enabled: bool = True,
         tensorboard: bool = True,
@@ -128,7 +129,7 @@ class MetricLogger:
             self._writer.close()
             self._writer = None
 
-    def __enter__(self) -> "MetricLogger":
+    def __enter__(self) -> MetricLogger:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -185,7 +186,9 @@ class Progress:
         if use_tty:
             from tqdm.auto import tqdm
 
-            self._bar = tqdm(total=self.total, initial=self.count, desc=desc, file=self.stream, dynamic_ncols=True, leave=False)
+            self._bar = tqdm(
+                total=self.total, initial=self.count, desc=desc, file=self.stream, dynamic_ncols=True, leave=False
+            )
 
     def update(self, n: int = 1, **postfix: Any) -> None:
         """Advance by ``n`` iterations; ``postfix`` values (e.g. ``loss=...``) are shown from now on."""
@@ -200,7 +203,11 @@ class Progress:
             self._bar.update(n)
             return
         now = time.monotonic()
-        if self.count - self._last_count >= self.every or now - self._last_time >= self.min_interval_s or self.count >= self.total:
+        if (
+            self.count - self._last_count >= self.every
+            or now - self._last_time >= self.min_interval_s
+            or self.count >= self.total
+        ):
             self._print_line(now)
 
     def _print_line(self, now: float) -> None:

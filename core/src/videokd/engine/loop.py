@@ -33,6 +33,7 @@ Conventions
 * Only rank 0 writes files. ``frozen`` modules (teachers) are set to eval mode and
   ``requires_grad=False``; run their forward under ``torch.no_grad()`` inside ``step_fn``.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -106,7 +107,9 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.grad_accum < 1 or self.log_every < 1 or self.eval_every_epochs < 1:
-            raise ValueError(f"TrainConfig: epochs >= 0, grad_accum/log_every/eval_every_epochs >= 1 required, got {self}")
+            raise ValueError(
+                f"TrainConfig: epochs >= 0, grad_accum/log_every/eval_every_epochs >= 1 required, got {self}"
+            )
         if self.monitor_mode not in ("max", "min"):
             raise ValueError(f"TrainConfig.monitor_mode must be 'max' or 'min', got {self.monitor_mode!r}")
         if self.patience is not None and self.monitor is None:
@@ -170,8 +173,8 @@ class Trainer:
         eval_fn: Optional[Callable[[nn.Module], Mapping[str, float]]] = None,
         extra_state: Optional[Mapping[str, Any]] = None,
         frozen: Sequence[nn.Module] = (),
-        on_epoch_start: Optional[Callable[["Trainer", int], None]] = None,
-        on_step_end: Optional[Callable[["Trainer"], None]] = None,
+        on_epoch_start: Optional[Callable[[Trainer, int], None]] = None,
+        on_step_end: Optional[Callable[[Trainer], None]] = None,
         run_config: Optional[Mapping[str, Any]] = None,
         dist: Optional[DistInfo] = None,
         ddp_kwargs: Optional[Mapping[str, Any]] = None,
@@ -194,7 +197,9 @@ class Trainer:
         self.schedulers = list(schedulers)
         for s in self.schedulers:
             if getattr(s, "interval", None) not in ("step", "epoch"):
-                raise TypeError(f"scheduler {type(s).__name__} needs interval 'step' or 'epoch' (ParamScheduler / PlateauScheduler)")
+                raise TypeError(
+                    f"scheduler {type(s).__name__} needs interval 'step' or 'epoch' (ParamScheduler / PlateauScheduler)"
+                )
         self.eval_fn = eval_fn
         self.extra_state = dict(extra_state or {})
         self.on_epoch_start = on_epoch_start
@@ -223,7 +228,9 @@ class Trainer:
         out = Path(config.out_dir) if config.out_dir else None
         self.out_dir = out
         self.ckpt = (
-            CheckpointManager(out / "checkpoints", every_epochs=config.save_every_epochs, enabled=self.dist.is_main) if out else None
+            CheckpointManager(out / "checkpoints", every_epochs=config.save_every_epochs, enabled=self.dist.is_main)
+            if out
+            else None
         )
         self.logger: Optional[MetricLogger] = None
 
@@ -235,7 +242,10 @@ class Trainer:
         resumed = self._maybe_resume()
         if self.out_dir is not None:
             self.logger = MetricLogger(
-                self.out_dir, enabled=self.dist.is_main, tensorboard=cfg.tensorboard, resume_step=self.step if resumed else None
+                self.out_dir,
+                enabled=self.dist.is_main,
+                tensorboard=cfg.tensorboard,
+                resume_step=self.step if resumed else None,
             )
         try:
             while self.epoch < cfg.epochs and not self.stopped_early and not self._hit_max_steps():
@@ -263,7 +273,9 @@ class Trainer:
             self._epoch_sums, self._epoch_count = {}, 0
             self._window, self._window_steps = {}, 0
         window_start = time.monotonic()
-        progress = Progress(n_batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", enabled=cfg.progress and self.dist.is_main, initial=start)
+        progress = Progress(
+            n_batches, desc=f"epoch {epoch + 1}/{cfg.epochs}", enabled=cfg.progress and self.dist.is_main, initial=start
+        )
         anomaly = torch.autograd.detect_anomaly() if cfg.detect_anomaly else contextlib.nullcontext()
         # creating the iterator may draw worker seeds from the global RNG (loaders without their
         # own generator); fork it so the training stream is the same with and without a resume
@@ -280,7 +292,9 @@ class Trainer:
                 if i == group_start:
                     self._apply_step_schedules()
                 # DDP: all-reduce gradients only on the batch that closes the group
-                sync = contextlib.nullcontext() if boundary or not hasattr(self.model, "no_sync") else self.model.no_sync()
+                sync = (
+                    contextlib.nullcontext() if boundary or not hasattr(self.model, "no_sync") else self.model.no_sync()
+                )
                 with sync:
                     with self.precision.autocast():
                         terms = self._as_terms(self.step_fn(self.model, batch))
@@ -418,11 +432,13 @@ class Trainer:
         values = reduce_metrics(local) if local else {}
         for k, v in values.items():
             if k.startswith("train/") and k != "train/grad_norm":
-                name = k[len("train/"):]
+                name = k[len("train/") :]
                 self._epoch_sums[name] = self._epoch_sums.get(name, 0.0) + v * steps
         self._epoch_count += steps
         if self.cfg.stop_on_nonfinite and not math.isfinite(values.get("train/loss", 0.0)):
-            raise FloatingPointError(f"non-finite training loss {values['train/loss']} at step {self.step} (epoch {self.epoch + 1})")
+            raise FloatingPointError(
+                f"non-finite training loss {values['train/loss']} at step {self.step} (epoch {self.epoch + 1})"
+            )
         extra = {f"train/lr_group{g}": float(pg["lr"]) for g, pg in enumerate(self.optimizer.param_groups)}
         extra["train/steps_per_s"] = steps / max(seconds, 1e-9)
         if self.precision.scaler is not None:
@@ -482,7 +498,9 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.precision.load_state_dict(state["precision"])
         if len(state["schedulers"]) != len(self.schedulers):
-            raise CheckpointError(f"checkpoint has {len(state['schedulers'])} scheduler states, this run {len(self.schedulers)}")
+            raise CheckpointError(
+                f"checkpoint has {len(state['schedulers'])} scheduler states, this run {len(self.schedulers)}"
+            )
         for s, sd in zip(self.schedulers, state["schedulers"]):
             s.load_state_dict(sd)
         missing = sorted(set(self.extra_state) - set(state["extra"]))
@@ -490,20 +508,28 @@ class Trainer:
             raise CheckpointError(f"checkpoint lacks extra state {missing} (it has {sorted(state['extra'])})")
         for k, obj in self.extra_state.items():
             obj.load_state_dict(state["extra"][k])
-        self.epoch, self.batch_in_epoch, self.step = int(state["epoch"]), int(state["batch_in_epoch"]), int(state["step"])
+        self.epoch, self.batch_in_epoch, self.step = (
+            int(state["epoch"]),
+            int(state["batch_in_epoch"]),
+            int(state["step"]),
+        )
         best = state["best"]
         self.best, self.best_epoch, self.bad_evals = best["value"], best["epoch"], int(best["bad_evals"])
         self.stopped_early = bool(state.get("stopped_early", False))
         self._epoch_sums = dict(state.get("epoch_sums", {}))
         self._epoch_count = int(state.get("epoch_count", 0))
-        self._window = {k: torch.tensor(v, dtype=torch.float32, device=self.device) for k, v in state.get("window", {}).items()}
+        self._window = {
+            k: torch.tensor(v, dtype=torch.float32, device=self.device) for k, v in state.get("window", {}).items()
+        }
         self._window_steps = int(state.get("window_steps", 0))
         self.history = list(state.get("history", []))
         rngs = state["rng"]
         if len(rngs) == self.dist.world_size:
             set_rng_state(rngs[self.dist.rank])
         else:
-            warnings.warn(f"checkpoint was written by {len(rngs)} ranks, this run has {self.dist.world_size}: RNG streams are not restored")
+            warnings.warn(
+                f"checkpoint was written by {len(rngs)} ranks, this run has {self.dist.world_size}: RNG streams are not restored"
+            )
 
     def _maybe_resume(self) -> bool:
         if self.ckpt is None or not self.cfg.resume or not self.ckpt.has_last():
@@ -520,5 +546,7 @@ class Trainer:
             "stopped_early": self.stopped_early,
             "last_metrics": dict(self.last_metrics),
             "history": list(self.history),
-            "last_checkpoint": str(self.ckpt.last_path) if self.ckpt and self.dist.is_main and self.ckpt.has_last() else None,
+            "last_checkpoint": str(self.ckpt.last_path)
+            if self.ckpt and self.dist.is_main and self.ckpt.has_last()
+            else None,
         }

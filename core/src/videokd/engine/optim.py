@@ -16,6 +16,7 @@
   (DINO/XKD: every tensor separately).
 * :func:`ema_update` moves a teacher towards a student, pairing tensors by name.
 """
+
 from __future__ import annotations
 
 import re
@@ -215,7 +216,15 @@ class BertAdam(torch.optim.Optimizer):
         if e < 0.0:
             raise ValueError(f"invalid epsilon {e}")
         defaults = dict(
-            lr=lr, schedule=schedule, warmup=warmup, t_total=t_total, b1=b1, b2=b2, e=e, weight_decay=weight_decay, max_grad_norm=max_grad_norm
+            lr=lr,
+            schedule=schedule,
+            warmup=warmup,
+            t_total=t_total,
+            b1=b1,
+            b2=b2,
+            e=e,
+            weight_decay=weight_decay,
+            max_grad_norm=max_grad_norm,
         )
         super().__init__(params, defaults)
 
@@ -231,7 +240,10 @@ class BertAdam(torch.optim.Optimizer):
         lrs = []
         for group in self.param_groups:
             state = self.state.get(group["params"][0], {}) if group["params"] else {}
-            lrs.append(group["lr"] * self.multiplier(int(state.get("step", 0)), t_total=group["t_total"], warmup=group["warmup"]))
+            lrs.append(
+                group["lr"]
+                * self.multiplier(int(state.get("step", 0)), t_total=group["t_total"], warmup=group["warmup"])
+            )
         return lrs
 
     @torch.no_grad()
@@ -261,7 +273,9 @@ class BertAdam(torch.optim.Optimizer):
                 update = m / (v.sqrt() + group["e"])
                 if group["weight_decay"] > 0.0:
                     update += group["weight_decay"] * p
-                lr_scheduled = group["lr"] * self.multiplier(state["step"], t_total=group["t_total"], warmup=group["warmup"])
+                lr_scheduled = group["lr"] * self.multiplier(
+                    state["step"], t_total=group["t_total"], warmup=group["warmup"]
+                )
                 p.add_(update * lr_scheduled, alpha=-1.0)
                 state["step"] += 1
         return loss
@@ -273,7 +287,9 @@ def _grads(parameters: Union[torch.Tensor, Iterable[torch.Tensor]]) -> list[torc
     return [p.grad for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm(parameters: Union[torch.Tensor, Iterable[torch.Tensor]], max_norm: float, *, norm_type: float = 2.0) -> torch.Tensor:
+def clip_grad_norm(
+    parameters: Union[torch.Tensor, Iterable[torch.Tensor]], max_norm: float, *, norm_type: float = 2.0
+) -> torch.Tensor:
     """Clip the **global** gradient norm to ``max_norm`` (scale ``min(1, max_norm / (norm + 1e-6))``).
 
     Returns the total norm before clipping (0-d tensor). Non-finite norms are returned, not
@@ -317,7 +333,9 @@ def ema_update(teacher: nn.Module, student: nn.Module, momentum: float, *, buffe
                 f"ema_update: teacher parameter {name!r} has no student counterpart (student has {len(student_params)} parameters)"
             )
         if s.shape != t.shape:
-            raise ValueError(f"ema_update: {name!r} is {tuple(t.shape)} in the teacher but {tuple(s.shape)} in the student")
+            raise ValueError(
+                f"ema_update: {name!r} is {tuple(t.shape)} in the teacher but {tuple(s.shape)} in the student"
+            )
         t_list.append(t)
         s_list.append(s.detach())
     if buffers:

@@ -15,17 +15,27 @@ Typical step (what :class:`videokd.engine.loop.Trainer` does)::
     clip_grad_norm(model.parameters(), 1.0)
     stepped = prec.step(optimizer)      # False when fp16 found inf/nan and skipped the step
 """
+
 from __future__ import annotations
 
 import contextlib
-from typing import Any, ContextManager, Optional, Union
+from contextlib import AbstractContextManager
+from typing import Any, Optional, Union
 
 import torch
 
 __all__ = ["PRECISIONS", "Precision", "autocast_dtype"]
 
 PRECISIONS = ("fp32", "bf16", "fp16")
-_ALIASES = {"32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": "bf16", "16": "fp16", "float16": "fp16", "amp": "fp16"}
+_ALIASES = {
+    "32": "fp32",
+    "float32": "fp32",
+    "bf16": "bf16",
+    "bfloat16": "bf16",
+    "16": "fp16",
+    "float16": "fp16",
+    "amp": "fp16",
+}
 
 
 def _normalise(precision: str) -> str:
@@ -50,7 +60,9 @@ class Precision:
         init_scale: initial fp16 loss scale (torch default ``2**16``).
     """
 
-    def __init__(self, precision: str = "fp32", device: Union[str, torch.device] = "cpu", *, init_scale: float = 2.0**16) -> None:
+    def __init__(
+        self, precision: str = "fp32", device: Union[str, torch.device] = "cpu", *, init_scale: float = 2.0**16
+    ) -> None:
         self.precision = _normalise(precision)
         self.device = torch.device(device)
         self.dtype = autocast_dtype(self.precision)
@@ -61,7 +73,7 @@ class Precision:
             torch.amp.GradScaler(self.device.type, init_scale=init_scale) if self.precision == "fp16" else None
         )
 
-    def autocast(self) -> ContextManager[Any]:
+    def autocast(self) -> AbstractContextManager[Any]:
         """Context for forward + loss; a no-op for fp32."""
         if self.dtype is None:
             return contextlib.nullcontext()

@@ -15,10 +15,12 @@
   padding**, so nothing is counted twice; :func:`videokd.engine.distributed.gather_exact` puts the
   per-rank outputs back in dataset order.
 """
+
 from __future__ import annotations
 
 import random
-from typing import Any, Callable, Iterator, Optional, Sized, Union
+from collections.abc import Iterator, Sized
+from typing import Any, Callable, Optional, Union
 
 import numpy as np
 import torch
@@ -108,7 +110,7 @@ class DistributedShuffleSampler(Sampler):
 
     def __iter__(self) -> Iterator[Any]:
         order = self.global_order(self.epoch)
-        positions = torch.arange(self.rank, self.total_size, self.num_replicas)[self.start:]
+        positions = torch.arange(self.rank, self.total_size, self.num_replicas)[self.start :]
         indices = order[positions].tolist()
         if not self.with_seeds:
             return iter(indices)
@@ -127,7 +129,9 @@ class DistributedShuffleSampler(Sampler):
 class ExactDistributedSampler(Sampler):
     """Evaluation sampler: rank ``r`` gets samples ``r, r+W, r+2W, ...`` (no padding, no shuffle)."""
 
-    def __init__(self, data: Union[int, Sized], *, num_replicas: Optional[int] = None, rank: Optional[int] = None) -> None:
+    def __init__(
+        self, data: Union[int, Sized], *, num_replicas: Optional[int] = None, rank: Optional[int] = None
+    ) -> None:
         self.n = _length(data)
         self.num_replicas, self.rank = _shard(num_replicas, rank)
 

@@ -25,6 +25,7 @@ kd2d3d                      :class:`PlateauScheduler` (torch ``ReduceLROnPlateau
 ``<key>_mult`` if present) or as ``value * initial group value`` (a factor). Its state is a couple
 of plain numbers.
 """
+
 from __future__ import annotations
 
 import math
@@ -142,13 +143,20 @@ def cosine_schedule(
     return torch.from_numpy(np.concatenate([warmup, cos]).astype(np.float64))
 
 
-def teacher_temp_schedule(warmup_teacher_temp: float, teacher_temp: float, warmup_epochs: int, epochs: int) -> torch.Tensor:
+def teacher_temp_schedule(
+    warmup_teacher_temp: float, teacher_temp: float, warmup_epochs: int, epochs: int
+) -> torch.Tensor:
     """DINO teacher temperature per **epoch**: ``linspace(warmup, final, warmup_epochs)`` then constant,
     ``(epochs,)`` float64."""
     if warmup_epochs > epochs:
         raise ValueError(f"teacher_temp_schedule: {warmup_epochs} warm-up epochs exceed {epochs} epochs")
     return torch.from_numpy(
-        np.concatenate([np.linspace(warmup_teacher_temp, teacher_temp, warmup_epochs), np.ones(epochs - warmup_epochs) * teacher_temp])
+        np.concatenate(
+            [
+                np.linspace(warmup_teacher_temp, teacher_temp, warmup_epochs),
+                np.ones(epochs - warmup_epochs) * teacher_temp,
+            ]
+        )
     ).to(torch.float64)
 
 
@@ -190,7 +198,9 @@ class ParamScheduler:
             raise ValueError(f"ParamScheduler: group indices {bad} out of range for {n} param groups")
         for g in self.groups:
             if key not in optimizer.param_groups[g]:
-                raise KeyError(f"ParamScheduler: param group {g} has no {key!r} entry; keys: {sorted(optimizer.param_groups[g])}")
+                raise KeyError(
+                    f"ParamScheduler: param group {g} has no {key!r} entry; keys: {sorted(optimizer.param_groups[g])}"
+                )
         self.optimizer, self.key, self.mode = optimizer, key, mode
         if callable(schedule):
             self._fn: Callable[[int], float] = schedule
@@ -215,7 +225,13 @@ class ParamScheduler:
         return v
 
     def state_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "mode": self.mode, "groups": list(self.groups), "base": list(self.base), "last_step": self.last_step}
+        return {
+            "key": self.key,
+            "mode": self.mode,
+            "groups": list(self.groups),
+            "base": list(self.base),
+            "last_step": self.last_step,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state.get("key") != self.key or list(state.get("groups", [])) != self.groups:

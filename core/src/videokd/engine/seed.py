@@ -10,6 +10,7 @@
 * :func:`rng_state` / :func:`set_rng_state` capture and restore all generators as plain data
   (loadable with ``weights_only=True``), which exact resume needs.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -94,4 +95,3 @@ def set_rng_state(state: dict[str, Any]) -> None:
     if cuda_states and torch.cuda.is_available():
         for index, s in enumerate(cuda_states[: torch.cuda.device_count()]):
             torch.cuda.set_rng_state(s.cpu(), index)
-

@@ -13,6 +13,7 @@ Every function documents its tensor shapes and reduces exactly as the paper's co
 * :mod:`.schedules` - per-epoch KD-weight schedules (DL-DKD, DL-DKD++); XKD's teacher temperature
   schedule is :func:`teacher_temperature_schedule`.
 """
+
 from .alignment import (
     MMD_GAMMAS,
     DINOLoss,

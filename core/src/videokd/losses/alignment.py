@@ -8,6 +8,7 @@
   sharpened teacher logits to the student, over all (teacher view, student view) pairs, with an
   EMA centre updated *after* the loss (all-reduced across ranks).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,7 +43,9 @@ def pairwise_sq_dists(x: torch.Tensor, y: torch.Tensor, *, clamp_min: float = 1e
     ``x``: ``(n, d)``, ``y``: ``(m, d)``. Same operation order as DomainBed (one ``addmm``).
     """
     if x.dim() != 2 or y.dim() != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"x and y must be (n, d) and (m, d) with the same d, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"x and y must be (n, d) and (m, d) with the same d, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     x_norm = x.pow(2).sum(dim=-1, keepdim=True)
     y_norm = y.pow(2).sum(dim=-1, keepdim=True)
     dist = torch.addmm(y_norm.transpose(-2, -1), x, y.transpose(-2, -1), alpha=-2).add(x_norm)
@@ -178,7 +181,9 @@ def teacher_temperature_schedule(
     """Per-epoch teacher temperature, ``(num_epochs,)`` float64: ``linspace(warmup, final, W)``
     (both ends included) then ``final`` for the remaining epochs (DINO / XKD ``main_xkd.py``)."""
     if not 0 <= warmup_teacher_temp_epochs <= num_epochs:
-        raise ValueError(f"warmup_teacher_temp_epochs must be in [0, num_epochs={num_epochs}], got {warmup_teacher_temp_epochs}")
+        raise ValueError(
+            f"warmup_teacher_temp_epochs must be in [0, num_epochs={num_epochs}], got {warmup_teacher_temp_epochs}"
+        )
     # numpy's linspace, to match the original to the last bit
     values = np.concatenate(
         (

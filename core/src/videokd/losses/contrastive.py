@@ -10,6 +10,7 @@ Shapes: a score matrix ``U`` is ``(Nq, B)`` (rows = captions/queries, columns = 
   the rows/columns after a positional split, mixed with the hard loss by ``alpha``.
 * :func:`clip_contrastive_loss` - CLIP's symmetric image/text cross-entropy (average of the two).
 """
+
 from __future__ import annotations
 
 import math
@@ -36,9 +37,7 @@ def _positive_mask(labels: torch.Tensor, n_cols: int) -> torch.Tensor:
     return labels[:, None] == torch.arange(n_cols, device=labels.device)[None, :]
 
 
-def info_nce_terms(
-    scores: torch.Tensor, labels: torch.Tensor, *, temperature: Optional[float] = None
-) -> InfoNCETerms:
+def info_nce_terms(scores: torch.Tensor, labels: torch.Tensor, *, temperature: Optional[float] = None) -> InfoNCETerms:
     """Multi-positive bidirectional InfoNCE (DL-DKD ``clip_nce``) with its per-row/column terms.
 
     ``t2v_i = LSE_v U[i, :] - U[i, labels_i]`` and
@@ -53,7 +52,9 @@ def info_nce_terms(
     pos = _positive_mask(labels, b)
     if not bool(pos.any(0).all()):
         missing = torch.nonzero(~pos.any(0)).flatten().tolist()
-        raise ValueError(f"info_nce: every column needs at least one positive row; columns {missing} have none (labels)")
+        raise ValueError(
+            f"info_nce: every column needs at least one positive row; columns {missing} have none (labels)"
+        )
     t2v = torch.logsumexp(u, dim=1) - u.gather(1, labels[:, None]).squeeze(1)
     v2t = torch.logsumexp(u, dim=0) - torch.logsumexp(u.masked_fill(~pos, float("-inf")), dim=0)
     return InfoNCETerms(t2v.mean() + v2t.mean(), t2v, v2t)

@@ -4,6 +4,7 @@ DL-DKD distils, for every caption, the teacher's similarity distribution over th
 caption's own video into the student's inheritance branch: ``KL(p_teacher || q_student)`` with
 temperature 0.2 over the *valid* frames, **summed** over captions (so it scales with the batch).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

@@ -6,6 +6,7 @@
 * :func:`attention_transfer_loss` - Zagoruyko & Komodakis attention transfer on activation maps,
   3D maps averaged over time first (the kd2d3d design).
 """
+
 from __future__ import annotations
 
 import torch
@@ -23,7 +24,9 @@ def cosine_distance_loss(student: torch.Tensor, teacher: torch.Tensor, *, eps: f
         eps: ``F.cosine_similarity`` eps (its default, 1e-8, as KICLIP).
     """
     if student.shape != teacher.shape:
-        raise ValueError(f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)} features must have the same shape")
+        raise ValueError(
+            f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)} features must have the same shape"
+        )
     return 1.0 - F.cosine_similarity(student, teacher, dim=-1, eps=eps).mean()
 
 
@@ -37,7 +40,9 @@ def feature_matching_loss(
         kind: ``"mse"``, ``"l1"`` or ``"smooth_l1"`` (``beta`` is the smooth-L1 transition point).
     """
     if student.shape != teacher.shape:
-        raise ValueError(f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)} features must have the same shape")
+        raise ValueError(
+            f"student {tuple(student.shape)} and teacher {tuple(teacher.shape)} features must have the same shape"
+        )
     if kind == "mse":
         return F.mse_loss(student, teacher)
     if kind == "l1":
@@ -66,5 +71,7 @@ def attention_transfer_loss(student: torch.Tensor, teacher: torch.Tensor, *, p: 
     """
     a_s, a_t = attention_map(student, p=p), attention_map(teacher, p=p)
     if a_s.shape != a_t.shape:
-        raise ValueError(f"attention maps differ in size: student {tuple(a_s.shape)} vs teacher {tuple(a_t.shape)} (spatial sizes must match)")
+        raise ValueError(
+            f"attention maps differ in size: student {tuple(a_s.shape)} vs teacher {tuple(a_t.shape)} (spatial sizes must match)"
+        )
     return (a_s - a_t).pow(2).mean()

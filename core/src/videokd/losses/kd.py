@@ -9,6 +9,7 @@ Shapes: logits are ``(N, C)``; integer targets ``(N,)``; soft targets ``(N, C)``
   ``soft_cross_entropy``): integer labels are one-hot encoded, so it equals plain CE then.
 * :func:`label_smoothing_cross_entropy` - timm ``LabelSmoothingCrossEntropy`` (TDS-CLIP, eps 0.1).
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -26,7 +27,9 @@ def _check_logits(logits: torch.Tensor, name: str = "logits") -> None:
 
 def _check_targets(logits: torch.Tensor, target: torch.Tensor, name: str = "target") -> None:
     if target.shape != logits.shape[:1]:
-        raise ValueError(f"{name} must be (N,) = ({logits.shape[0]},) to match logits {tuple(logits.shape)}, got {tuple(target.shape)}")
+        raise ValueError(
+            f"{name} must be (N,) = ({logits.shape[0]},) to match logits {tuple(logits.shape)}, got {tuple(target.shape)}"
+        )
 
 
 def kd_kl_div(
@@ -47,7 +50,9 @@ def kd_kl_div(
     """
     _check_logits(student_logits, "student_logits")
     if teacher_logits.shape != student_logits.shape:
-        raise ValueError(f"teacher_logits {tuple(teacher_logits.shape)} must match student_logits {tuple(student_logits.shape)}")
+        raise ValueError(
+            f"teacher_logits {tuple(teacher_logits.shape)} must match student_logits {tuple(student_logits.shape)}"
+        )
     log_q = F.log_softmax(student_logits / temperature, dim=-1)
     log_p = F.log_softmax(teacher_logits / temperature, dim=-1)
     per_row = (log_p.exp() * (log_p - log_q)).sum(-1)
@@ -103,7 +108,9 @@ def soft_target_cross_entropy(
         _check_targets(logits, target)
         target = F.one_hot(target, logits.shape[1]).to(logits.dtype)
     if target.shape != logits.shape:
-        raise ValueError(f"soft targets must be (N, C) = {tuple(logits.shape)} or (N,) labels, got {tuple(target.shape)}")
+        raise ValueError(
+            f"soft targets must be (N, C) = {tuple(logits.shape)} or (N,) labels, got {tuple(target.shape)}"
+        )
     if normalize_targets:
         target = target / target.sum(dim=1, keepdim=True)
     per_row = torch.sum(-target * F.log_softmax(logits, dim=-1), dim=-1)
@@ -116,7 +123,9 @@ def soft_target_cross_entropy(
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def label_smoothing_cross_entropy(logits: torch.Tensor, target: torch.Tensor, *, smoothing: float = 0.1) -> torch.Tensor:
+def label_smoothing_cross_entropy(
+    logits: torch.Tensor, target: torch.Tensor, *, smoothing: float = 0.1
+) -> torch.Tensor:
     """timm ``LabelSmoothingCrossEntropy``: mean over N of ``(1-eps) NLL + eps * mean_k(-log p_k)``.
 
     The smoothing mass is spread over all C classes including the target, so this equals

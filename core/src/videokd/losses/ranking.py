@@ -14,6 +14,7 @@ The original draws its negatives with ``torch.randint`` inside the loss; here th
 an optional ``torch.Generator`` or can be injected as *positions* (what the parity fixtures store),
 so tests are deterministic. Everything is vectorised (the original loops over captions/videos).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple, Optional
@@ -44,11 +45,15 @@ def _check_scores_labels(scores: torch.Tensor, labels: torch.Tensor) -> tuple[in
         raise ValueError(f"scores must be (Nq, B), got shape {tuple(scores.shape)}")
     nq, b = scores.shape
     if labels.shape != (nq,):
-        raise ValueError(f"labels must be (Nq,) = ({nq},) to match scores {tuple(scores.shape)}, got {tuple(labels.shape)}")
+        raise ValueError(
+            f"labels must be (Nq,) = ({nq},) to match scores {tuple(scores.shape)}, got {tuple(labels.shape)}"
+        )
     if labels.dtype.is_floating_point or labels.dtype == torch.bool:
         raise TypeError(f"labels must be an integer tensor of video columns, got {labels.dtype}")
     if nq and (int(labels.min()) < 0 or int(labels.max()) >= b):
-        raise ValueError(f"labels must lie in [0, {b}) (the score columns), got range [{int(labels.min())}, {int(labels.max())}]")
+        raise ValueError(
+            f"labels must lie in [0, {b}) (the score columns), got range [{int(labels.min())}, {int(labels.max())}]"
+        )
     return nq, b
 
 
@@ -152,7 +157,9 @@ def triplet_ranking_terms(
         bad = has_neg & ((neg_pos < 0) | (neg_pos >= n_neg))
         if bool(bad.any()):
             v = int(torch.nonzero(bad)[0])
-            raise ValueError(f"v2t_neg_positions[{v}] = {int(neg_pos[v])} outside [0, {int(n_neg[v])}) (captions of other videos)")
+            raise ValueError(
+                f"v2t_neg_positions[{v}] = {int(neg_pos[v])} outside [0, {int(n_neg[v])}) (captions of other videos)"
+            )
     v2t_neg_query = torch.full((b,), -1, dtype=torch.long, device=device)
     v2t_hinge = scores.new_zeros(b)
     if nq and bool(has_neg.any()):

@@ -1,4 +1,5 @@
 """Masked reconstruction loss (MAE), as XKD's video and audio wrappers compute it."""
+
 from __future__ import annotations
 
 import torch

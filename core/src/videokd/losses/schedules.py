@@ -23,6 +23,7 @@ DL-DKD++ (``--distill_loss_decay`` exp/linear/sigmoid/None) reuses ways 1/2/3/0,
 soft-NCE ``alpha`` / ``belta`` ratios decay from a start value to a floor
 (exp/linear/sigmoid/cosine/None), see :func:`ratio_schedule`.
 """
+
 from __future__ import annotations
 
 import math
@@ -97,7 +98,12 @@ def distill_weight_schedule(
     if decay not in _PP_DISTILL:
         raise ValueError(f"distill_loss_decay must be one of exp, linear, sigmoid, None; got {decay!r}")
     return kd_weight_schedule(
-        _PP_DISTILL[decay], epoch, exponential_k=exponential_k, linear_k=linear_k, linear_b=linear_b, sigmoid_k=sigmoid_k
+        _PP_DISTILL[decay],
+        epoch,
+        exponential_k=exponential_k,
+        linear_k=linear_k,
+        linear_b=linear_b,
+        sigmoid_k=sigmoid_k,
     )
 
 

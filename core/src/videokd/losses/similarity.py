@@ -5,6 +5,7 @@ get ``fill`` (-1e10 in DL-DKD) and the video score is the max over frames. Frame
 DL-DKD's unusual ``(Nq, L, B)`` layout (caption, frame, video) so they plug into
 :func:`videokd.losses.frame_kl_distillation`.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -44,7 +45,9 @@ def frame_scores(
         fill: value written at padded frames (the max ignores it as long as a video has a valid frame).
     """
     if query.dim() != 2 or context.dim() != 3 or query.shape[-1] != context.shape[-1]:
-        raise ValueError(f"query must be (Nq, D) and context (B, L, D) with the same D, got {tuple(query.shape)} and {tuple(context.shape)}")
+        raise ValueError(
+            f"query must be (Nq, D) and context (B, L, D) with the same D, got {tuple(query.shape)} and {tuple(context.shape)}"
+        )
     if context_mask.shape != context.shape[:2]:
         raise ValueError(f"context_mask must be (B, L) = {tuple(context.shape[:2])}, got {tuple(context_mask.shape)}")
     # zero padded rows first: garbage there (even inf/nan) must not reach values or gradients

@@ -7,6 +7,9 @@
 * :mod:`.probe` - linear-SVM evaluation of frozen features (scikit-learn, imported lazily).
 * :mod:`.distributed` - cross-rank sums and gathers with de-duplication by sample id.
 """
+
+from videokd.comm import all_gather_cat, all_reduce_max, all_reduce_sum, first_occurrence_mask, is_distributed
+
 from .ap import APAccumulator, average_precision, mean_average_precision, mean_roc_auc, roc_auc
 from .classification import (
     MeanAccumulator,
@@ -21,7 +24,6 @@ from .classification import (
     topk_hits,
     video_hit_at_k,
 )
-from videokd.comm import all_gather_cat, all_reduce_max, all_reduce_sum, first_occurrence_mask, is_distributed
 from .probe import linear_svm_probe
 from .retrieval import (
     RetrievalAccumulator,

@@ -6,6 +6,7 @@ Shapes: ``scores`` ``(N, C)`` (logits or probabilities: only the order matters),
 computed for all classes at once in torch. XKD's mAP is the mean over classes **with at least one
 positive**; its "weighted AP" weights classes by their number of positives.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -22,7 +23,9 @@ def _prepare(scores: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor,
     if scores.dim() == 1:
         scores, targets = scores[:, None], targets.reshape(-1, 1)
     if scores.dim() != 2 or targets.shape != scores.shape:
-        raise ValueError(f"scores and targets must both be (N, C), got {tuple(scores.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"scores and targets must both be (N, C), got {tuple(scores.shape)} and {tuple(targets.shape)}"
+        )
     return scores.double(), (targets > 0.5).double()
 
 

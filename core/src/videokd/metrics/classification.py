@@ -15,6 +15,7 @@ Accumulators (:class:`TopKAccumulator`, :class:`ViewAggregator`, :class:`MeanAcc
 counts locally and reduce once with ``all_reduce(SUM)``; pass sample ids to count samples repeated
 by ``DistributedSampler`` only once.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -43,7 +44,9 @@ def _check(scores: torch.Tensor, labels: torch.Tensor) -> None:
     if scores.dim() != 2:
         raise ValueError(f"scores must be (N, C), got shape {tuple(scores.shape)}")
     if labels.shape != scores.shape[:1]:
-        raise ValueError(f"labels must be (N,) = ({scores.shape[0]},) to match scores {tuple(scores.shape)}, got {tuple(labels.shape)}")
+        raise ValueError(
+            f"labels must be (N,) = ({scores.shape[0]},) to match scores {tuple(scores.shape)}, got {tuple(labels.shape)}"
+        )
 
 
 def topk_hits(scores: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] = (1, 5)) -> torch.Tensor:
@@ -115,7 +118,9 @@ def aggregate_views(
     if num_videos is None:
         num_videos = int(video_index.max()) + 1 if video_index.numel() else 0
     if video_index.numel() and (int(video_index.min()) < 0 or int(video_index.max()) >= num_videos):
-        raise ValueError(f"video_index must lie in [0, {num_videos}), got range [{int(video_index.min())}, {int(video_index.max())}]")
+        raise ValueError(
+            f"video_index must lie in [0, {num_videos}), got range [{int(video_index.min())}, {int(video_index.max())}]"
+        )
     scores = _activate(scores, activation)
     counts = torch.bincount(video_index, minlength=num_videos)
     out = scores.new_zeros(num_videos, scores.shape[1])
@@ -131,11 +136,15 @@ def aggregate_views(
     return out, counts
 
 
-def average_view_scores(view_scores: torch.Tensor, views: int, *, activation: Optional[str] = "softmax") -> torch.Tensor:
+def average_view_scores(
+    view_scores: torch.Tensor, views: int, *, activation: Optional[str] = "softmax"
+) -> torch.Tensor:
     """``(B*V, C)`` rows ordered video-major, view-minor -> ``(B, C)`` mean over views of the
     per-view probabilities (``activation="softmax"``: the TDS-CLIP test loop; None = logits)."""
     if view_scores.dim() != 2 or view_scores.shape[0] % views:
-        raise ValueError(f"view_scores must be (B*V, C) with V={views} dividing the rows, got {tuple(view_scores.shape)}")
+        raise ValueError(
+            f"view_scores must be (B*V, C) with V={views} dividing the rows, got {tuple(view_scores.shape)}"
+        )
     x = _activate(view_scores.view(-1, views, view_scores.shape[1]), activation)
     return x.mean(dim=1)
 
@@ -265,7 +274,9 @@ class ViewAggregator:
         scores = _activate(scores.detach().float().cpu(), self.activation)
         index = torch.as_tensor(video_index).detach().long().flatten().cpu()
         if index.shape[0] != scores.shape[0]:
-            raise ValueError(f"ViewAggregator.update: video_index has {index.shape[0]} entries for {scores.shape[0]} rows")
+            raise ValueError(
+                f"ViewAggregator.update: video_index has {index.shape[0]} entries for {scores.shape[0]} rows"
+            )
         self._ids.add(clip_ids, scores.shape[0])
         self._scores.append(scores)
         self._index.append(index)

@@ -10,6 +10,7 @@ set** (``best_c``/``best_top1``); that is model selection on test, kept for pari
 Features are used as given (XKD does not normalise), or L2-normalised per clip with
 ``l2_normalize=True`` (XKD's Kinetics-Sound audio-visual setting).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

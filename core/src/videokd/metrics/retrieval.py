@@ -13,6 +13,7 @@ Everything is vectorised and chunked over query rows, so a 20k x 5k float32 matr
 the matrix itself plus ``chunk_size x Nv`` booleans (0.5 MB by default); the original takes
 seconds of Python loops.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -73,7 +74,9 @@ def _gt_scores(scores: torch.Tensor, gt: GroundTruth) -> torch.Tensor:
             raise ValueError(f"a boolean ground truth must be (Nq, Nv) = {tuple(scores.shape)}, got {tuple(gt.shape)}")
         empty = ~gt.any(1)
         if bool(empty.any()):
-            raise ValueError(f"queries {torch.nonzero(empty).flatten()[:10].tolist()} have no relevant column in the ground truth")
+            raise ValueError(
+                f"queries {torch.nonzero(empty).flatten()[:10].tolist()} have no relevant column in the ground truth"
+            )
         return scores.masked_fill(~gt.to(scores.device), float("-inf")).max(1).values
     if isinstance(gt, torch.Tensor):
         index = gt.to(scores.device, torch.long)
@@ -102,7 +105,9 @@ def _gt_scores(scores: torch.Tensor, gt: GroundTruth) -> torch.Tensor:
     if index.shape[0] != nq:
         raise ValueError(f"ground truth has {index.shape[0]} rows for {nq} query rows")
     if index.numel() and (int(index.min()) < 0 or int(index.max()) >= nv):
-        raise ValueError(f"ground-truth columns must lie in [0, {nv}), got range [{int(index.min())}, {int(index.max())}]")
+        raise ValueError(
+            f"ground-truth columns must lie in [0, {nv}), got range [{int(index.min())}, {int(index.max())}]"
+        )
     picked = scores.gather(1, index).masked_fill(~valid, float("-inf"))
     return picked.max(1).values
 
@@ -184,7 +189,9 @@ def retrieval_metrics(
     """
     scores = _as_tensor(scores)
     if scores.shape != (len(query_ids), len(video_ids)):
-        raise ValueError(f"scores {tuple(scores.shape)} do not match {len(query_ids)} query_ids x {len(video_ids)} video_ids")
+        raise ValueError(
+            f"scores {tuple(scores.shape)} do not match {len(query_ids)} query_ids x {len(video_ids)} video_ids"
+        )
     gt = prvr_ground_truth(query_ids, video_ids)
     if direction == "t2v":
         ranks = retrieval_ranks(scores, gt, ties=ties, chunk_size=chunk_size)

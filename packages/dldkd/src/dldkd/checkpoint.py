@@ -9,14 +9,16 @@ storages, dtypes, OrderedDict) and turns ``easydict.EasyDict`` into a plain dict
 file can run, so the usual ``weights_only=False`` escape hatch is needed only for files that hold
 other classes, and only when the caller says the file is trusted.
 """
+
 from __future__ import annotations
 
 import os
 import pickle
 import types
 from collections import OrderedDict
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 
@@ -67,7 +69,7 @@ _MASTER = {"inheritance": "", "exploration": "exp_"}
 def _strip_module(sd: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Drop the ``module.`` prefix DataParallel / DDP put on every key."""
     if sd and all(k.startswith("module.") for k in sd):
-        return {k[len("module."):]: v for k, v in sd.items()}
+        return {k[len("module.") :]: v for k, v in sd.items()}
     return dict(sd)
 
 
@@ -116,7 +118,7 @@ def from_original_state_dict(state_dict: Mapping[str, torch.Tensor]) -> tuple[di
     for key, value in sd.items():
         for p in prefixes:
             if key.startswith(p):
-                out[table[p] + key[len(p):]] = value
+                out[table[p] + key[len(p) :]] = value
                 break
         else:
             unknown.append(key)
@@ -135,7 +137,7 @@ def to_original_state_dict(state_dict: Mapping[str, torch.Tensor], layout: str =
         prefix = ".".join(key.split(".")[:2]) + "."
         if prefix not in inverse:
             raise CheckpointError(f"native key {key!r} has no {layout} name")
-        out[inverse[prefix] + key[len(prefix):]] = value
+        out[inverse[prefix] + key[len(prefix) :]] = value
     return out
 
 
@@ -262,7 +264,7 @@ def model_from_state_dict(
     n_heads: int = 4,
     share_query_input_proj: Optional[bool] = None,
     **overrides: Any,
-) -> tuple["DLDKD", str]:
+) -> tuple[DLDKD, str]:
     """Build a :class:`dldkd.model.DLDKD` whose sizes fit ``state_dict`` (any layout) and load it.
 
     ``share_query_input_proj`` defaults to the layout's wiring: True for ICCV checkpoints (the
@@ -278,5 +280,7 @@ def model_from_state_dict(
     model = DLDKD(DLDKDConfig.from_dict(cfg))
     missing, unexpected = model.load_state_dict(native, strict=False)
     if missing or unexpected:
-        raise CheckpointError(f"{layout} state_dict does not fit the model: missing {missing[:6]}, unexpected {unexpected[:6]}")
+        raise CheckpointError(
+            f"{layout} state_dict does not fit the model: missing {missing[:6]}, unexpected {unexpected[:6]}"
+        )
     return model, layout

@@ -19,6 +19,7 @@ flags, so the original scripts' command lines work unchanged. What differs, and 
   validation and test (the first ICCV commit validated with 0.5 / 0.5).
 * an unknown flag is an error that names it and the closest valid flags.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import torch
 
@@ -46,10 +48,28 @@ __all__ = [
 
 # options TestOptions keeps from the command line instead of the saved opt.json
 TEST_KEEP_CLI = (
-    "results_root", "num_workers", "nms_thd", "debug", "eval_split_name", "eval_path", "eval_query_bsz",
-    "eval_context_bsz", "max_pred_l", "min_pred_l", "external_inference_vr_res_path", "root_path", "model_dir",
-    "model_name", "device", "device_ids", "no_pin_memory", "collection", "visual_feature", "trust_checkpoint",
-    "results_dir", "eval_id",
+    "results_root",
+    "num_workers",
+    "nms_thd",
+    "debug",
+    "eval_split_name",
+    "eval_path",
+    "eval_query_bsz",
+    "eval_context_bsz",
+    "max_pred_l",
+    "min_pred_l",
+    "external_inference_vr_res_path",
+    "root_path",
+    "model_dir",
+    "model_name",
+    "device",
+    "device_ids",
+    "no_pin_memory",
+    "collection",
+    "visual_feature",
+    "trust_checkpoint",
+    "results_dir",
+    "eval_id",
 )
 
 
@@ -66,8 +86,14 @@ def str2bool(value: Any) -> bool:
 
 
 def _bool_flag(parser: argparse.ArgumentParser, name: str, default: bool, help: str) -> None:
-    parser.add_argument(name, type=str2bool, nargs="?", const=True, default=default,
-                        help=f"{help} (bare flag = true; or pass true/false; default {default})")
+    parser.add_argument(
+        name,
+        type=str2bool,
+        nargs="?",
+        const=True,
+        default=default,
+        help=f"{help} (bare flag = true; or pass true/false; default {default})",
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,7 +118,8 @@ def build_parser(mode: str = "train") -> argparse.ArgumentParser:
     """The option parser; ``mode="test"`` adds ``--model_dir`` and ``--eval_id``."""
     p = _Parser(
         prog="python -m dldkd." + ("train" if mode == "train" else "evaluate"),
-        description="DL-DKD / DL-DKD++ partially relevant video retrieval " + ("training" if mode == "train" else "evaluation"),
+        description="DL-DKD / DL-DKD++ partially relevant video retrieval "
+        + ("training" if mode == "train" else "evaluation"),
     )
     a = p.add_argument
     # --- run / paths
@@ -102,12 +129,22 @@ def build_parser(mode: str = "train") -> argparse.ArgumentParser:
     a("--results_root", type=str, default=None, help="where run dirs go (default: <root_path>/<collection>/results)")
     a("--exp_id", type=str, default=None, help="run name; default: built from the flags like the ICCV code")
     if mode == "train":
-        a("--resume", type=str, default=None,
-          help="continue an interrupted run from its checkpoints/last.pt: the run dir (a path, or a name under the "
-               "results root); pass the same flags as the first time")
+        a(
+            "--resume",
+            type=str,
+            default=None,
+            help="continue an interrupted run from its checkpoints/last.pt: the run dir (a path, or a name under the "
+            "results root); pass the same flags as the first time",
+        )
     a("--seed", type=int, default=2018)
     a("--device", type=str, default="auto", help="auto | cpu | cuda | cuda:N | -1 (CPU) | N (GPU N)")
-    a("--device_ids", type=int, nargs="+", default=[0], help="accepted for compatibility; use torchrun for several GPUs")
+    a(
+        "--device_ids",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="accepted for compatibility; use torchrun for several GPUs",
+    )
     a("--num_workers", type=int, default=8)
     a("--no_core_driver", action="store_true", help="(original: forces num_workers=1)")
     a("--no_pin_memory", action="store_true")
@@ -124,7 +161,12 @@ def build_parser(mode: str = "train") -> argparse.ArgumentParser:
     a("--eval_query_bsz", type=int, default=50)
     a("--eval_context_bsz", type=int, default=200)
     a("--eval_untrained", action="store_true")
-    a("--grad_clip", type=float, default=-1, help="global grad-norm clip (-1 off; BertAdam clips each tensor at 1.0 anyway)")
+    a(
+        "--grad_clip",
+        type=float,
+        default=-1,
+        help="global grad-norm clip (-1 off; BertAdam clips each tensor at 1.0 anyway)",
+    )
     a("--margin", type=float, default=0.2)
     a("--hard_negative_start_epoch", type=int, default=0)
     a("--hard_pool_size", type=int, default=20)
@@ -169,26 +211,43 @@ def build_parser(mode: str = "train") -> argparse.ArgumentParser:
     # --- DL-DKD++ (master) options
     a("--inheritance_hidden", type=int, default=None, help="DL-DKD++ name of --B_hidden_size")
     a("--exploration_hidden", type=int, default=None, help="DL-DKD++ name of --A_hidden_size")
-    a("--distill_loss_decay", type=str, default=None, choices=["exp", "linear", "sigmoid", "None"],
-      help="DL-DKD++ KD weight schedule; when given, coefficient = kl_intra_weight * w(e) instead of --decay_way")
+    a(
+        "--distill_loss_decay",
+        type=str,
+        default=None,
+        choices=["exp", "linear", "sigmoid", "None"],
+        help="DL-DKD++ KD weight schedule; when given, coefficient = kl_intra_weight * w(e) instead of --decay_way",
+    )
     a("--selfDistil_sigmoid_k", type=float, default=800.0)
     a("--teacher", type=str, default="clip", help="(unused)")
     a("--student", type=str, default="i3d", help="only i3d")
     a("--kl_intra_weight", type=float, default=0.1)
     a("--inher_nce_weight", type=float, default=0.04)
     a("--explore_nce_weight", type=float, default=0.04)
-    a("--label_style", type=str, default="hard", choices=["hard", "soft"],
-      help="hard: ICCV InfoNCE; soft: DL-DKD++ soft-target InfoNCE")
+    a(
+        "--label_style",
+        type=str,
+        default="hard",
+        choices=["hard", "soft"],
+        help="hard: ICCV InfoNCE; soft: DL-DKD++ soft-target InfoNCE",
+    )
     a("--alpha", type=float, default=0.8)
     a("--belta", type=float, default=0.8)
     a("--alpha_decay", type=str, default="sigmoid", choices=["exp", "linear", "sigmoid", "cosine", "None"])
     a("--belta_decay", type=str, default="sigmoid", choices=["exp", "linear", "sigmoid", "cosine", "None"])
     if mode == "test":
-        a("--model_dir", type=str, required=True,
-          help="run dir: a path, or a name under <results_root> (default <root_path>/<collection>/results)")
+        a(
+            "--model_dir",
+            type=str,
+            required=True,
+            help="run dir: a path, or a name under <results_root> (default <root_path>/<collection>/results)",
+        )
         a("--eval_id", type=str, default=None, help="(unused)")
-        a("--trust_checkpoint", action="store_true",
-          help="allow torch.load(weights_only=False) for checkpoints holding unknown classes (only for files you trust)")
+        a(
+            "--trust_checkpoint",
+            action="store_true",
+            help="allow torch.load(weights_only=False) for checkpoints holding unknown classes (only for files you trust)",
+        )
         a("--split", type=str, default="test", help="caption split to evaluate (test | val)")
     return p
 

@@ -18,12 +18,14 @@ Everything a run needs is checked up front with errors that name the file, the i
 missing video / frame / caption ids, feature widths that differ from the options, and teacher
 frame counts that differ from the student's (the original silently truncated or crashed there).
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -193,7 +195,9 @@ class _Features:
                 raise DataError(f"video {v!r} has no frames in {self.paths.video2frames}")
             absent = [f for f in frames if f not in names]
             if absent:
-                raise DataError(f"video {v!r}: frame ids not in {self.paths.feature_dir / 'id.txt'}: {_summarise(absent)}")
+                raise DataError(
+                    f"video {v!r}: frame ids not in {self.paths.feature_dir / 'id.txt'}: {_summarise(absent)}"
+                )
 
     def check_captions(self, cap_ids: Sequence[str]) -> None:
         keys = set(self.roberta.keys())
@@ -209,12 +213,16 @@ class _Features:
                 )
 
     def frames(self, video_id: str) -> np.ndarray:
-        return preprocess_frames(video_frame_features(self.bigfile, self.video2frames, video_id), self.max_ctx_l, normalize=True)
+        return preprocess_frames(
+            video_frame_features(self.bigfile, self.video2frames, video_id), self.max_ctx_l, normalize=True
+        )
 
     def tokens(self, cap_id: str) -> np.ndarray:
         arr = np.asarray(self.roberta[cap_id])
         if arr.ndim != 2 or (self.q_feat_size is not None and arr.shape[1] != self.q_feat_size):
-            raise DataError(f"{self.paths.roberta}[{cap_id!r}] has shape {arr.shape}, expected (n_tokens, {self.q_feat_size})")
+            raise DataError(
+                f"{self.paths.roberta}[{cap_id!r}] has shape {arr.shape}, expected (n_tokens, {self.q_feat_size})"
+            )
         if arr.shape[0] == 0:
             raise DataError(f"{self.paths.roberta}[{cap_id!r}] has no tokens")
         return preprocess_tokens(arr, self.max_desc_l)
@@ -255,10 +263,14 @@ class PRVRTrainDataset(Dataset):
         # DL-DKD++ also accepts teacher caption keys written as '<vid>#<k>'
         missing = [c for c in cap_ids if c not in text_keys and c.replace("#enc#", "#") not in text_keys]
         if missing:
-            raise DataError(f"captions missing from the teacher text file {self.paths.clip_text}: {_summarise(missing)}")
+            raise DataError(
+                f"captions missing from the teacher text file {self.paths.clip_text}: {_summarise(missing)}"
+            )
         missing = [v for v in self.video_ids if v not in video_keys]
         if missing:
-            raise DataError(f"videos missing from the teacher video file {self.paths.clip_video}: {_summarise(missing)}")
+            raise DataError(
+                f"videos missing from the teacher video file {self.paths.clip_video}: {_summarise(missing)}"
+            )
         dims = set()
         for v in self.video_ids:
             shape = self.clip_video.shape(v)
@@ -271,7 +283,12 @@ class PRVRTrainDataset(Dataset):
             dims.add(shape[1])
         first = cap_ids[0] if cap_ids[0] in text_keys else cap_ids[0].replace("#enc#", "#")
         text_shape = self.clip_text.shape(first)
-        if len(dims) != 1 or text_shape[-1] not in dims or len(text_shape) > 2 or (len(text_shape) == 2 and text_shape[0] != 1):
+        if (
+            len(dims) != 1
+            or text_shape[-1] not in dims
+            or len(text_shape) > 2
+            or (len(text_shape) == 2 and text_shape[0] != 1)
+        ):
             raise DataError(
                 f"teacher widths disagree: video feature widths {sorted(dims)} in {self.paths.clip_video.name}, "
                 f"caption feature {cap_ids[0]!r} has shape {text_shape} in {self.paths.clip_text.name} (expected (1, Dc) or (Dc,))"
@@ -300,9 +317,14 @@ class PRVRTrainDataset(Dataset):
             n_student = len(self.feats.video2frames[vid])
             if teacher.shape[0] != n_student:
                 raise DataError(f"video {vid!r}: teacher has {teacher.shape[0]} frames, student {n_student}")
-            item["clip_video_feature"] = torch.from_numpy(preprocess_frames(teacher, self.feats.max_ctx_l, normalize=False).astype(np.float32))
+            item["clip_video_feature"] = torch.from_numpy(
+                preprocess_frames(teacher, self.feats.max_ctx_l, normalize=False).astype(np.float32)
+            )
             item["clip_cap_tensors"] = [
-                torch.from_numpy(np.asarray(self.clip_text.get(c, c.replace("#enc#", "#")), dtype=np.float32).reshape(1, -1)) for c in cap_ids
+                torch.from_numpy(
+                    np.asarray(self.clip_text.get(c, c.replace("#enc#", "#")), dtype=np.float32).reshape(1, -1)
+                )
+                for c in cap_ids
             ]
         return item
 
@@ -310,7 +332,9 @@ class PRVRTrainDataset(Dataset):
 class VideoEvalDataset(Dataset):
     """The videos of an evaluation split (order of first appearance in its caption file)."""
 
-    def __init__(self, paths: CollectionPaths, *, split: str, max_ctx_l: int = 128, video_ids: Optional[Sequence[str]] = None) -> None:
+    def __init__(
+        self, paths: CollectionPaths, *, split: str, max_ctx_l: int = 128, video_ids: Optional[Sequence[str]] = None
+    ) -> None:
         self.paths = paths
         self.feats = _Features(paths, q_feat_size=None, max_ctx_l=max_ctx_l, max_desc_l=1)
         if video_ids is None:
@@ -337,7 +361,9 @@ class VideoEvalDataset(Dataset):
 class QueryEvalDataset(Dataset):
     """The captions of an evaluation split, in file order."""
 
-    def __init__(self, paths: CollectionPaths, *, split: str, q_feat_size: Optional[int] = None, max_desc_l: int = 30) -> None:
+    def __init__(
+        self, paths: CollectionPaths, *, split: str, q_feat_size: Optional[int] = None, max_desc_l: int = 30
+    ) -> None:
         self.paths = paths
         self.feats = _Features(paths, q_feat_size=q_feat_size, max_ctx_l=1, max_desc_l=max_desc_l)
         self.cap_ids = [c for c, _ in read_captions(paths.captions(split))]
@@ -404,7 +430,12 @@ def collate_train(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
 def collate_frame_val(items: Sequence[tuple[torch.Tensor, int, str]]) -> dict[str, Any]:
     """Evaluation videos: ``frame_videos`` (N, L, Dv), ``videos_mask`` (N, L), ``idxs``, ``video_ids``."""
     videos, mask = _pad([it[0] for it in items])
-    return {"frame_videos": videos, "videos_mask": mask, "idxs": [it[1] for it in items], "video_ids": [it[2] for it in items]}
+    return {
+        "frame_videos": videos,
+        "videos_mask": mask,
+        "idxs": [it[1] for it in items],
+        "video_ids": [it[2] for it in items],
+    }
 
 
 def collate_text_val(items: Sequence[tuple[torch.Tensor, int, str]]) -> dict[str, Any]:

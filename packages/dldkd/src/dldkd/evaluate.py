@@ -11,14 +11,16 @@ metric is the core's vectorised :func:`videokd.metrics.retrieval_ranks`.
 Scores: ``S_X[i, v] = max_l cos(q_i^X, f_{v,l}^X)`` per branch and the fused
 ``clip_scale_w * S_inh + frame_scale_w * S_exp`` (0.7 / 0.3), identical in validation and test.
 """
+
 from __future__ import annotations
 
 import json
 import sys
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 import torch
 import torch.nn.functional as F
@@ -54,7 +56,9 @@ class FrameIndex:
 
     def __init__(self, videos: torch.Tensor, mask: torch.Tensor, *, n_buckets: int = 32) -> None:
         if videos.dim() != 3 or mask.shape != videos.shape[:2]:
-            raise ValueError(f"videos (Nv, L, H) and mask (Nv, L) expected, got {tuple(videos.shape)} and {tuple(mask.shape)}")
+            raise ValueError(
+                f"videos (Nv, L, H) and mask (Nv, L) expected, got {tuple(videos.shape)} and {tuple(mask.shape)}"
+            )
         lengths = mask.bool().sum(1)
         if bool((lengths == 0).any()):
             raise ValueError(f"videos {torch.nonzero(lengths == 0).flatten()[:5].tolist()} have no valid frame")
@@ -92,7 +96,11 @@ class FrameIndex:
 
 @torch.no_grad()
 def encode_videos(
-    model: DLDKD, batches: Iterable[Mapping[str, Any]], *, device: torch.device | str = "cpu", n_videos: Optional[int] = None
+    model: DLDKD,
+    batches: Iterable[Mapping[str, Any]],
+    *,
+    device: torch.device | str = "cpu",
+    n_videos: Optional[int] = None,
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """Encode evaluation videos with every branch.
 
@@ -125,7 +133,11 @@ def encode_videos(
 
 @torch.no_grad()
 def encode_queries(
-    model: DLDKD, batches: Iterable[Mapping[str, Any]], *, device: torch.device | str = "cpu", n_queries: Optional[int] = None
+    model: DLDKD,
+    batches: Iterable[Mapping[str, Any]],
+    *,
+    device: torch.device | str = "cpu",
+    n_queries: Optional[int] = None,
 ) -> dict[str, torch.Tensor]:
     """Encode captions with every branch: ``{branch: (Nq, H)}`` on ``device`` in dataset order (``idxs``).
 
@@ -148,7 +160,9 @@ def encode_queries(
     return out
 
 
-def ranks_from_scores(scores: torch.Tensor, query_ids: Sequence[str], video_ids: Sequence[str]) -> tuple[torch.Tensor, list[list[int]]]:
+def ranks_from_scores(
+    scores: torch.Tensor, query_ids: Sequence[str], video_ids: Sequence[str]
+) -> tuple[torch.Tensor, list[list[int]]]:
     """1-based rank of each caption's video in its row of ``scores`` (Nq, Nv), and the ground truth.
 
     The ground truth of a caption is the column whose id equals the caption id cut at the first
@@ -184,7 +198,11 @@ class EvalResult:
 
 def fusion_weights(model: DLDKD, *, inheritance: float = 0.7, exploration: float = 0.3) -> dict[str, float]:
     """Branch weights of the fused score; a single-branch model uses its inheritance score alone."""
-    return {"inheritance": inheritance, "exploration": exploration} if "exploration" in model.branches else {"inheritance": 1.0}
+    return (
+        {"inheritance": inheritance, "exploration": exploration}
+        if "exploration" in model.branches
+        else {"inheritance": 1.0}
+    )
 
 
 def evaluate_model(
@@ -218,9 +236,19 @@ def evaluate_model(
     metrics = {k: compute_metrics(r) for k, r in ranks.items()}
     t4 = time.perf_counter()
     return EvalResult(
-        query_ids=list(query_ids), video_ids=list(video_ids), gt_index=gt,
-        scores=scores if keep_scores else {}, ranks=ranks, metrics=metrics,
-        timings={"encode_videos": t1 - t0, "encode_queries": t2 - t1, "score": t3 - t2, "metric": t4 - t3, "total": t4 - t0},
+        query_ids=list(query_ids),
+        video_ids=list(video_ids),
+        gt_index=gt,
+        scores=scores if keep_scores else {},
+        ranks=ranks,
+        metrics=metrics,
+        timings={
+            "encode_videos": t1 - t0,
+            "encode_queries": t2 - t1,
+            "score": t3 - t2,
+            "metric": t4 - t3,
+            "total": t4 - t0,
+        },
     )
 
 
@@ -234,14 +262,22 @@ def format_table(metrics: Mapping[str, Mapping[str, float]]) -> str:
     return "\n".join(lines)
 
 
-def write_results(result: EvalResult, out_dir: str | Path, *, split: str, extra: Optional[Mapping[str, Any]] = None) -> dict[str, Path]:
+def write_results(
+    result: EvalResult, out_dir: str | Path, *, split: str, extra: Optional[Mapping[str, Any]] = None
+) -> dict[str, Path]:
     """Write ``eval_<split>_metrics.json`` and ``eval_<split>_ranks.tsv`` (one line per caption:
     cap_id, ground-truth video, fused / inheritance / exploration ranks) into ``out_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     metrics_path = out_dir / f"eval_{split}_metrics.json"
-    doc = {"split": split, "n_queries": len(result.query_ids), "n_videos": len(result.video_ids),
-           "metrics": result.metrics, "timings_s": result.timings, **(extra or {})}
+    doc = {
+        "split": split,
+        "n_queries": len(result.query_ids),
+        "n_videos": len(result.video_ids),
+        "metrics": result.metrics,
+        "timings_s": result.timings,
+        **(extra or {}),
+    }
     metrics_path.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
     ranks_path = out_dir / f"eval_{split}_ranks.tsv"
     names = [k for k in ("fused", "inheritance", "exploration") if k in result.ranks]

@@ -37,15 +37,17 @@ reported by name and counted; the run goes on and exits with status 1 listing ev
 Setup problems (no CLIP weights, missing caption or video2frames file) exit with status 2 and a
 one-paragraph message.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -144,8 +146,9 @@ def find_video(video_dir: str | os.PathLike, video_id: str, exts: Sequence[str] 
     return None
 
 
-def load_teacher(name_or_path: str, device: torch.device | str = "cpu", *,
-                 download_root: Optional[str] = None) -> tuple[clip.CLIP, clip.Preprocess]:
+def load_teacher(
+    name_or_path: str, device: torch.device | str = "cpu", *, download_root: Optional[str] = None
+) -> tuple[clip.CLIP, clip.Preprocess]:
     """``videokd.clip.load`` (fp32, eval mode, on ``device``) with its errors as :class:`TeacherSetupError`.
 
     The preprocessing resolution follows the checkpoint (``model.visual.input_resolution``).
@@ -225,13 +228,17 @@ def extract_text_features(
                 if _shape_fits(shape, (1, embed_dim)):
                     summary.captions_skipped += 1
                 else:
-                    summary.fail("caption", cap_id, f"already in {out_path.name} with shape {shape}, expected "
-                                                   f"(1, {embed_dim}); rerun with --overwrite")
+                    summary.fail(
+                        "caption",
+                        cap_id,
+                        f"already in {out_path.name} with shape {shape}, expected "
+                        f"(1, {embed_dim}); rerun with --overwrite",
+                    )
             else:
                 todo.append((cap_id, text))
         progress = engine.Progress(len(todo), desc="captions")
         for start in range(0, len(todo), batch_size):
-            chunk = todo[start:start + batch_size]
+            chunk = todo[start : start + batch_size]
             tokens = clip.tokenize([t for _, t in chunk], context_length=model.context_length, truncate=True)
             feats = _encode(model.encode_text, tokens.to(device), prec)  # (n, E)
             for (cap_id, _), row in zip(chunk, feats):
@@ -254,8 +261,13 @@ class VideoFrameDataset(Dataset):
     Any decoding problem becomes ``error`` so that one bad file does not stop the run.
     """
 
-    def __init__(self, jobs: Sequence[tuple[str, Optional[Path], int]], preprocess: clip.Preprocess,
-                 *, missing_reason: Optional[dict[str, str]] = None) -> None:
+    def __init__(
+        self,
+        jobs: Sequence[tuple[str, Optional[Path], int]],
+        preprocess: clip.Preprocess,
+        *,
+        missing_reason: Optional[dict[str, str]] = None,
+    ) -> None:
         self.jobs = list(jobs)  # (video_id, path or None, number of student frames)
         self.preprocess = preprocess
         self.missing_reason = missing_reason or {}
@@ -328,8 +340,11 @@ def extract_video_features(
                 if _shape_fits(shape, expected):
                     summary.videos_skipped += 1
                 else:
-                    summary.fail("video", vid, f"already in {out_path.name} with shape {shape}, expected "
-                                              f"{expected}; rerun with --overwrite")
+                    summary.fail(
+                        "video",
+                        vid,
+                        f"already in {out_path.name} with shape {shape}, expected {expected}; rerun with --overwrite",
+                    )
                 continue
             path = find_video(video_dir, vid, video_exts)
             if path is None:
@@ -338,7 +353,10 @@ def extract_video_features(
 
         loader = DataLoader(
             VideoFrameDataset(jobs, preprocess, missing_reason=missing_reason),
-            batch_size=None, shuffle=False, num_workers=num_workers, collate_fn=_identity,
+            batch_size=None,
+            shuffle=False,
+            num_workers=num_workers,
+            collate_fn=_identity,
             prefetch_factor=4 if num_workers > 0 else None,  # keep decoders ahead of the GPU
         )
         progress = engine.Progress(len(jobs), desc="videos")
@@ -350,13 +368,15 @@ def extract_video_features(
             if not pending:
                 return
             frames = torch.cat([f for _, f in pending])  # (sum T_v, 3, R, R)
-            feats = np.concatenate([
-                _encode(model.encode_image, frames[i:i + batch_frames].to(device), prec)
-                for i in range(0, frames.shape[0], batch_frames)
-            ])
+            feats = np.concatenate(
+                [
+                    _encode(model.encode_image, frames[i : i + batch_frames].to(device), prec)
+                    for i in range(0, frames.shape[0], batch_frames)
+                ]
+            )
             offsets = np.cumsum([0] + [f.shape[0] for _, f in pending])
             for k, (vid, _) in enumerate(pending):
-                _write(h5, vid, feats[offsets[k]:offsets[k + 1]])
+                _write(h5, vid, feats[offsets[k] : offsets[k + 1]])
             h5.flush()
             summary.videos_written += len(pending)
             progress.update(len(pending))
@@ -436,7 +456,9 @@ def extract_teacher_features(
     video2frames: dict[str, list[str]] = {}
     if not skip_video:
         if not paths.video2frames.is_file():
-            raise TeacherSetupError(f"video2frames not found: {paths.video2frames} (the student frame counts come from it)")
+            raise TeacherSetupError(
+                f"video2frames not found: {paths.video2frames} (the student frame counts come from it)"
+            )
         try:
             video2frames = read_video2frames(paths.video2frames)
         except ValueError as err:
@@ -449,20 +471,43 @@ def extract_teacher_features(
         f"extract_teacher: CLIP {clip_model} (embed dim {_embed_dim(model)}, input "
         f"{preprocess.size}px) on {device} ({precision}); splits {list(splits)}: {len(video_ids)} videos, "
         f"{len(captions)} captions",
-        file=sys.stderr, flush=True,
+        file=sys.stderr,
+        flush=True,
     )
     if model.config != clip.MODEL_CONFIGS["ViT-B/32"]:
-        print("extract_teacher: note: this is not ViT-B/32 (the paper's teacher); the files keep the names training reads",
-              file=sys.stderr, flush=True)
-    summary = ExtractionSummary(video_file=paths.clip_video, text_file=paths.clip_text,
-                                embed_dim=_embed_dim(model))
+        print(
+            "extract_teacher: note: this is not ViT-B/32 (the paper's teacher); the files keep the names training reads",
+            file=sys.stderr,
+            flush=True,
+        )
+    summary = ExtractionSummary(video_file=paths.clip_video, text_file=paths.clip_text, embed_dim=_embed_dim(model))
     if not skip_text:
-        extract_text_features(model, captions, paths.clip_text, device=device, precision=precision,
-                              batch_size=batch_captions, overwrite=overwrite, summary=summary)
+        extract_text_features(
+            model,
+            captions,
+            paths.clip_text,
+            device=device,
+            precision=precision,
+            batch_size=batch_captions,
+            overwrite=overwrite,
+            summary=summary,
+        )
     if not skip_video:
-        extract_video_features(model, preprocess, video_ids, video2frames, video_dir, paths.clip_video,
-                               device=device, precision=precision, batch_frames=batch_frames,
-                               num_workers=num_workers, video_exts=video_exts, overwrite=overwrite, summary=summary)
+        extract_video_features(
+            model,
+            preprocess,
+            video_ids,
+            video2frames,
+            video_dir,
+            paths.clip_video,
+            device=device,
+            precision=precision,
+            batch_frames=batch_frames,
+            num_workers=num_workers,
+            video_exts=video_exts,
+            overwrite=overwrite,
+            summary=summary,
+        )
     return summary
 
 
@@ -470,18 +515,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m dldkd.extract_teacher",
         description="Write DL-DKD's CLIP teacher features (new_clip_vit_32_<C>_vid_features.hdf5 and "
-                    "clip_ViT_B_32_<C>_query_feat.hdf5) from raw videos and the caption files.",
+        "clip_ViT_B_32_<C>_query_feat.hdf5) from raw videos and the caption files.",
     )
     p.add_argument("--root_path", required=True, help="dataset root (ROOT/<collection>/...)")
     p.add_argument("--collection", required=True, help="tvr | activitynet | charades | ...")
-    p.add_argument("--visual_feature", required=True, help="student feature folder; its video2frames.txt sets the frame counts")
+    p.add_argument(
+        "--visual_feature", required=True, help="student feature folder; its video2frames.txt sets the frame counts"
+    )
     p.add_argument("--video_dir", required=True, help="folder with <video_id>.<ext> files")
     p.add_argument("--clip", required=True, help="CLIP checkpoint file or model name (ViT-B/32, looked up offline)")
-    p.add_argument("--download_root", default=None, help="folder holding named CLIP checkpoints (default $VIDEOKD_CLIP_ROOT or ~/.cache/clip)")
+    p.add_argument(
+        "--download_root",
+        default=None,
+        help="folder holding named CLIP checkpoints (default $VIDEOKD_CLIP_ROOT or ~/.cache/clip)",
+    )
     p.add_argument("--splits", nargs="+", default=["train", "val"], help="caption splits to cover (default: train val)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="autocast precision (auto: bf16 on CUDA, fp32 on CPU); outputs are float32 either way")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="autocast precision (auto: bf16 on CUDA, fp32 on CPU); outputs are float32 either way",
+    )
     p.add_argument("--batch_frames", type=int, default=256, help="frames per encode_image call (across videos)")
     p.add_argument("--batch_captions", type=int, default=512, help="captions per encode_text call")
     p.add_argument("--num_workers", type=int, default=min(8, os.cpu_count() or 1), help="video decoding processes")
@@ -500,21 +555,38 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"extract_teacher: error: --{name} must be >= 1", file=sys.stderr)
             return 2
     if str(args.device).startswith("cuda") and not torch.cuda.is_available():
-        print(f"extract_teacher: error: --device {args.device} asked for CUDA but no GPU is available "
-              "(use --device cpu or auto)", file=sys.stderr)
+        print(
+            f"extract_teacher: error: --device {args.device} asked for CUDA but no GPU is available "
+            "(use --device cpu or auto)",
+            file=sys.stderr,
+        )
         return 2
     start = time.monotonic()
     with engine.distributed_session(args.device) as dist:
         if dist.world_size > 1:
-            print("extract_teacher: error: run it as one process (all ranks would write the same HDF5 file)", file=sys.stderr)
+            print(
+                "extract_teacher: error: run it as one process (all ranks would write the same HDF5 file)",
+                file=sys.stderr,
+            )
             return 2
         try:
             summary = extract_teacher_features(
-                root_path=args.root_path, collection=args.collection, visual_feature=args.visual_feature,
-                video_dir=args.video_dir, clip_model=args.clip, splits=args.splits, device=dist.device,
-                precision=args.precision, batch_frames=args.batch_frames, batch_captions=args.batch_captions,
-                num_workers=args.num_workers, video_exts=args.video_ext, overwrite=args.overwrite,
-                skip_text=args.skip_text, skip_video=args.skip_video, download_root=args.download_root,
+                root_path=args.root_path,
+                collection=args.collection,
+                visual_feature=args.visual_feature,
+                video_dir=args.video_dir,
+                clip_model=args.clip,
+                splits=args.splits,
+                device=dist.device,
+                precision=args.precision,
+                batch_frames=args.batch_frames,
+                batch_captions=args.batch_captions,
+                num_workers=args.num_workers,
+                video_exts=args.video_ext,
+                overwrite=args.overwrite,
+                skip_text=args.skip_text,
+                skip_video=args.skip_video,
+                download_root=args.download_root,
             )
         except TeacherSetupError as err:
             print(f"extract_teacher: error: {err}", file=sys.stderr)

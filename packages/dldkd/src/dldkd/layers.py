@@ -5,6 +5,7 @@ Every sub-module keeps the attribute names of the original code (``LayerNorm``, 
 modules by prefix only, and so the BertAdam "no weight decay on bias / LayerNorm" rule, which
 matches on parameter names, works on them unchanged.
 """
+
 from __future__ import annotations
 
 import math
@@ -32,7 +33,9 @@ class LinearLayer(nn.Module):
     The Linear sits at index 1 of ``net`` (a Dropout + Linear ``Sequential``), as in the original.
     """
 
-    def __init__(self, in_hsz: int, out_hsz: int, *, layer_norm: bool = True, dropout: float = 0.1, relu: bool = True) -> None:
+    def __init__(
+        self, in_hsz: int, out_hsz: int, *, layer_norm: bool = True, dropout: float = 0.1, relu: bool = True
+    ) -> None:
         super().__init__()
         self.relu = relu
         self.layer_norm = layer_norm
@@ -108,7 +111,9 @@ class BertAttention(nn.Module):
         """``x`` (N, L, H), ``attention_mask`` (N, L) with 1 = valid key -> (N, L, H)."""
         n, length, hidden = x.shape
         if attention_mask.shape != (n, length):
-            raise ValueError(f"attention mask shape {tuple(attention_mask.shape)} does not match input {tuple(x.shape[:2])}")
+            raise ValueError(
+                f"attention mask shape {tuple(attention_mask.shape)} does not match input {tuple(x.shape[:2])}"
+            )
 
         def heads(t: torch.Tensor) -> torch.Tensor:  # (N, L, H) -> (N, heads, L, head_dim)
             return t.view(n, length, self.num_heads, self.head_dim).transpose(1, 2)
@@ -116,7 +121,11 @@ class BertAttention(nn.Module):
         q, k, v = heads(self.self.query(x)), heads(self.self.key(x)), heads(self.self.value(x))
         bias = ((1.0 - attention_mask.to(x.dtype)) * -10000.0)[:, None, None, :]
         ctx = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=bias, dropout_p=self.attn_dropout if self.training else 0.0,
+            q,
+            k,
+            v,
+            attn_mask=bias,
+            dropout_p=self.attn_dropout if self.training else 0.0,
             scale=1.0 / math.sqrt(self.head_dim),
         )
         ctx = ctx.transpose(1, 2).reshape(n, length, hidden)

@@ -13,9 +13,11 @@ Per branch X with caption vectors ``q^X`` (Nq, H) and frame vectors ``F^X`` (B, 
 ``loss = trip(S^inh) + w_nce*nce(U^inh) + c(e)*KD + trip(S^exp) + w_nce*nce(U^exp)`` where the KD
 coefficient ``c(e)`` comes from :func:`kd_coefficient_for_epoch`.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -83,8 +85,12 @@ def kd_weight_for_epoch(opt: Any, epoch: int) -> float:
     """The dynamic KD weight w(e) at 0-based ``epoch``: DL-DKD++ ``distill_loss_decay`` when set,
     else ICCV ``decay_way`` (core schedules; constants from ``opt``)."""
     get = _getter(opt)
-    k = dict(exponential_k=float(get("exponential_k", 0.95)), linear_k=float(get("linear_k", -0.01)),
-             linear_b=float(get("linear_b", 1.0)), sigmoid_k=float(get("sigmoid_k", 800.0)))
+    k = dict(
+        exponential_k=float(get("exponential_k", 0.95)),
+        linear_k=float(get("linear_k", -0.01)),
+        linear_b=float(get("linear_b", 1.0)),
+        sigmoid_k=float(get("sigmoid_k", 800.0)),
+    )
     decay = get("distill_loss_decay", None)
     if decay is not None:
         return distill_weight_schedule(decay, epoch, **k)
@@ -102,8 +108,12 @@ def kd_coefficient_for_epoch(opt: Any, epoch: int) -> float:
     w = kd_weight_for_epoch(opt, epoch)
     if get("distill_loss_decay", None) is not None:
         return float(get("kl_intra_weight", 0.1)) * w
-    return kd_coefficient(int(get("decay_way", 0)), w, loss_scale_weight=float(get("loss_scale_weight", 0.1)),
-                          loss_init_weight=float(get("loss_init_weight", 0.1)))
+    return kd_coefficient(
+        int(get("decay_way", 0)),
+        w,
+        loss_scale_weight=float(get("loss_scale_weight", 0.1)),
+        loss_init_weight=float(get("loss_init_weight", 0.1)),
+    )
 
 
 def soft_nce_ratios_for_epoch(opt: Any, epoch: int) -> tuple[float, float]:
@@ -112,10 +122,23 @@ def soft_nce_ratios_for_epoch(opt: Any, epoch: int) -> tuple[float, float]:
     n_epoch = int(get("n_epoch", 100))
     sk = float(get("selfDistil_sigmoid_k", 800.0))
     ek = float(get("exponential_k", 0.95))
-    alpha = ratio_schedule(get("alpha_decay", "sigmoid"), epoch, start=float(get("alpha", 0.8)), n_epoch=n_epoch,
-                           floor=0.0, exponential_k=ek, sigmoid_k=sk)
-    belta = ratio_schedule(get("belta_decay", "sigmoid"), epoch, start=float(get("belta", 0.8)), n_epoch=n_epoch,
-                           exponential_k=ek, sigmoid_k=sk)
+    alpha = ratio_schedule(
+        get("alpha_decay", "sigmoid"),
+        epoch,
+        start=float(get("alpha", 0.8)),
+        n_epoch=n_epoch,
+        floor=0.0,
+        exponential_k=ek,
+        sigmoid_k=sk,
+    )
+    belta = ratio_schedule(
+        get("belta_decay", "sigmoid"),
+        epoch,
+        start=float(get("belta", 0.8)),
+        n_epoch=n_epoch,
+        exponential_k=ek,
+        sigmoid_k=sk,
+    )
     return alpha, belta
 
 
@@ -203,7 +226,10 @@ class DLDKDLoss(nn.Module):
             s = frame_max_scores(emb[f"query_emb_{name}"], emb[f"video_emb_{name}"], videos_mask)
             out[f"score_cos_{name}"], out[f"frame_cos_{name}"], out[f"score_dot_{name}"] = s
             trip = triplet_ranking_terms(
-                s.score_cos, labels, margin=self.margin, hard_negative=self.use_hard_negative,
+                s.score_cos,
+                labels,
+                margin=self.margin,
+                hard_negative=self.use_hard_negative,
                 hard_pool_size=self.hard_pool_size,
                 t2v_neg_positions=None if neg_positions is None else neg_positions.get(name),
                 generator=generator,
@@ -221,7 +247,10 @@ class DLDKDLoss(nn.Module):
             total = terms if total is None else total + terms
         if self.use_teacher:
             kl = frame_kl_distillation_terms(
-                out["frame_cos_inheritance"], teacher.frame_cos, videos_mask, labels,  # type: ignore[union-attr]
+                out["frame_cos_inheritance"],
+                teacher.frame_cos,
+                videos_mask,
+                labels,  # type: ignore[union-attr]
                 temperature=self.kd_temperature,
             ).loss
             out["kl"] = kl

@@ -15,10 +15,12 @@ The ICCV code wires the exploration *query* path through the inheritance query p
 (``share_query_input_proj=True``): the exploration projection exists, so checkpoints keep their
 74 tensors, but gets no gradient. DL-DKD++ gives each branch its own projection.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping, NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -58,7 +60,7 @@ class DLDKDConfig:
     share_query_input_proj: bool = True  # ICCV quirk; False for DL-DKD++
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "DLDKDConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> DLDKDConfig:
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
@@ -119,7 +121,9 @@ class FrameBranch(nn.Module):
         self.frame_encoder = BertAttention(hidden_size, n_heads, dropout=drop)
         self.mapping_linear = nn.Linear(hidden_size, hidden_size)
 
-    def encode_query(self, text_feat: torch.Tensor, text_mask: torch.Tensor, *, projected: torch.Tensor | None = None) -> torch.Tensor:
+    def encode_query(
+        self, text_feat: torch.Tensor, text_mask: torch.Tensor, *, projected: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """``(Nq, Lq, Dq)`` tokens + ``(Nq, Lq)`` mask -> ``(Nq, H)`` by attention pooling.
 
         ``projected`` (Nq, Lq, H) replaces this branch's input projection (the ICCV wiring passes
@@ -150,8 +154,13 @@ class DLDKD(nn.Module):
         self.config = config
         c = config
         common = dict(
-            query_input_size=c.query_input_size, visual_input_size=c.visual_input_size, n_heads=c.n_heads,
-            max_desc_l=c.max_desc_l, max_ctx_l=c.max_ctx_l, input_drop=c.input_drop, drop=c.drop,
+            query_input_size=c.query_input_size,
+            visual_input_size=c.visual_input_size,
+            n_heads=c.n_heads,
+            max_desc_l=c.max_desc_l,
+            max_ctx_l=c.max_ctx_l,
+            input_drop=c.input_drop,
+            drop=c.drop,
         )
         self.inheritance = FrameBranch(hidden_size=c.inheritance_hidden, **common)
         if c.double_branch:
@@ -227,17 +236,23 @@ class DLDKD(nn.Module):
     def params_without_grad(self) -> list[str]:
         """Parameters that never receive a gradient (the ICCV exploration query projection)."""
         if self.config.double_branch and self.config.share_query_input_proj:
-            return [f"exploration.query_input_proj.{k}" for k, _ in self.exploration.query_input_proj.named_parameters()]
+            return [
+                f"exploration.query_input_proj.{k}" for k, _ in self.exploration.query_input_proj.named_parameters()
+            ]
         return []
 
 
-def _check_inputs(video_feat: torch.Tensor, video_mask: torch.Tensor, text_feat: torch.Tensor, text_mask: torch.Tensor, c: DLDKDConfig) -> None:
+def _check_inputs(
+    video_feat: torch.Tensor, video_mask: torch.Tensor, text_feat: torch.Tensor, text_mask: torch.Tensor, c: DLDKDConfig
+) -> None:
     if video_feat.dim() != 3 or video_feat.shape[-1] != c.visual_input_size:
         raise ValueError(f"video features must be (B, L, {c.visual_input_size}), got {tuple(video_feat.shape)}")
     if video_mask.shape != video_feat.shape[:2]:
         raise ValueError(f"video mask must be (B, L) = {tuple(video_feat.shape[:2])}, got {tuple(video_mask.shape)}")
     if text_feat.dim() != 3 or text_feat.shape[-1] != c.query_input_size:
-        raise ValueError(f"text features must be (Nq, Lq, {c.query_input_size}) (--q_feat_size), got {tuple(text_feat.shape)}")
+        raise ValueError(
+            f"text features must be (Nq, Lq, {c.query_input_size}) (--q_feat_size), got {tuple(text_feat.shape)}"
+        )
     if text_mask.shape != text_feat.shape[:2]:
         raise ValueError(f"text mask must be (Nq, Lq) = {tuple(text_feat.shape[:2])}, got {tuple(text_mask.shape)}")
 
@@ -258,10 +273,19 @@ def build_model(
     share_query_input_proj: bool = True,
 ) -> DLDKD:
     """Keyword-only builder of :class:`DLDKD` (see :class:`DLDKDConfig` for the meaning)."""
-    return DLDKD(DLDKDConfig(
-        visual_input_size=visual_input_size, query_input_size=query_input_size,
-        inheritance_hidden=inheritance_hidden, exploration_hidden=exploration_hidden, n_heads=n_heads,
-        max_ctx_l=max_ctx_l, max_desc_l=max_desc_l, input_drop=input_drop, drop=drop,
-        initializer_range=initializer_range, double_branch=double_branch,
-        share_query_input_proj=share_query_input_proj,
-    ))
+    return DLDKD(
+        DLDKDConfig(
+            visual_input_size=visual_input_size,
+            query_input_size=query_input_size,
+            inheritance_hidden=inheritance_hidden,
+            exploration_hidden=exploration_hidden,
+            n_heads=n_heads,
+            max_ctx_l=max_ctx_l,
+            max_desc_l=max_desc_l,
+            input_drop=input_drop,
+            drop=drop,
+            initializer_range=initializer_range,
+            double_branch=double_branch,
+            share_query_input_proj=share_query_input_proj,
+        )
+    )

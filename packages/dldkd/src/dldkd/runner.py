@@ -7,11 +7,13 @@ prints the R@1/5/10/100/SumR table. It writes ``eval_test_metrics.json`` and ``e
 into the run dir. The checkpoint may be this package's plain-data ``model.ckpt`` or an original
 one (ICCV ``A_``/``B_`` or DL-DKD++ names, EasyDict config).
 """
+
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from .checkpoint import (
     CheckpointError,
@@ -36,7 +38,9 @@ def load_model_from_run(run_dir: str | Path, opt: Any = None, *, trusted: bool =
         model = DLDKD(DLDKDConfig.from_dict(ckpt["model_cfg"]))
         missing, unexpected = model.load_state_dict(native, strict=False)
         if missing or unexpected:
-            raise CheckpointError(f"{path}: state_dict does not fit its model_cfg: missing {missing[:6]}, unexpected {unexpected[:6]}")
+            raise CheckpointError(
+                f"{path}: state_dict does not fit its model_cfg: missing {missing[:6]}, unexpected {unexpected[:6]}"
+            )
     else:
         cfg = ckpt.get("model_cfg") if isinstance(ckpt.get("model_cfg"), dict) else {}
         n_heads = int(cfg.get("n_heads", getattr(opt, "n_heads", 4) if opt is not None else 4))

@@ -19,6 +19,7 @@ Run dir (``<root_path>/<collection>/results/<dset_name>-<exp_id>-<timestamp>/``)
 ``eval_test_metrics.json`` + ``eval_test_ranks.tsv``, TensorBoard events and ``metrics.jsonl``
 (core logger) and ``checkpoints/`` (the engine's resumable ``last.pt`` / ``best.pt``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,15 +28,16 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Optional
 
 import torch
 
 from videokd import engine
 
 from .checkpoint import load_checkpoint_file
-from .config import set_derived_paths, parse_train_options, save_options
+from .config import parse_train_options, save_options, set_derived_paths
 from .data import (
     PRVRTrainDataset,
     QueryEvalDataset,
@@ -46,7 +48,7 @@ from .data import (
     collection_paths,
 )
 from .evaluate import evaluate_model, format_table, write_results
-from .losses import DLDKDLoss, LOSS_TERMS, kd_coefficient_for_epoch, soft_nce_ratios_for_epoch
+from .losses import LOSS_TERMS, DLDKDLoss, kd_coefficient_for_epoch, soft_nce_ratios_for_epoch
 from .model import DLDKD, DLDKDConfig
 
 __all__ = [
@@ -85,32 +87,56 @@ def build_optimizer(
 ) -> torch.optim.Optimizer:
     """The original optimizer: BertAdam over two groups (decay 0.01 / none for bias and LayerNorm)."""
     groups = engine.param_groups(list(named_parameters), weight_decay=weight_decay, no_decay=NO_DECAY)
-    return engine.build_optimizer("bertadam", groups, lr=lr, betas=(b1, b2), eps=e, weight_decay=weight_decay,
-                                  warmup=warmup, t_total=t_total, max_grad_norm=max_grad_norm)
+    return engine.build_optimizer(
+        "bertadam",
+        groups,
+        lr=lr,
+        betas=(b1, b2),
+        eps=e,
+        weight_decay=weight_decay,
+        warmup=warmup,
+        t_total=t_total,
+        max_grad_norm=max_grad_norm,
+    )
 
 
 def build_model_from_options(opt: Any, *, visual_input_size: int) -> DLDKD:
     """The student for ``opt``; ``visual_input_size`` comes from the BigFile's shape.txt."""
-    return DLDKD(DLDKDConfig(
-        visual_input_size=visual_input_size, query_input_size=opt.q_feat_size,
-        inheritance_hidden=opt.inheritance_hidden, exploration_hidden=opt.exploration_hidden,
-        n_heads=opt.n_heads, max_ctx_l=opt.max_ctx_l, max_desc_l=opt.max_desc_l,
-        input_drop=opt.input_drop, drop=opt.drop, initializer_range=opt.initializer_range,
-        double_branch=bool(opt.double_branch),
-        # the ICCV wiring for the ICCV objective; DL-DKD++ gives each branch its own projection
-        share_query_input_proj=opt.label_style == "hard",
-    ))
+    return DLDKD(
+        DLDKDConfig(
+            visual_input_size=visual_input_size,
+            query_input_size=opt.q_feat_size,
+            inheritance_hidden=opt.inheritance_hidden,
+            exploration_hidden=opt.exploration_hidden,
+            n_heads=opt.n_heads,
+            max_ctx_l=opt.max_ctx_l,
+            max_desc_l=opt.max_desc_l,
+            input_drop=opt.input_drop,
+            drop=opt.drop,
+            initializer_range=opt.initializer_range,
+            double_branch=bool(opt.double_branch),
+            # the ICCV wiring for the ICCV objective; DL-DKD++ gives each branch its own projection
+            share_query_input_proj=opt.label_style == "hard",
+        )
+    )
 
 
 def build_criterion(opt: Any) -> DLDKDLoss:
     return DLDKDLoss(
-        margin=opt.margin, hard_pool_size=opt.hard_pool_size, use_hard_negative=opt.hard_negative_start_epoch >= 0,
-        label_style=opt.label_style, inher_nce_weight=opt.inher_nce_weight, explore_nce_weight=opt.explore_nce_weight,
-        use_teacher=bool(opt.use_clip), double_branch=bool(opt.double_branch),
+        margin=opt.margin,
+        hard_pool_size=opt.hard_pool_size,
+        use_hard_negative=opt.hard_negative_start_epoch >= 0,
+        label_style=opt.label_style,
+        inher_nce_weight=opt.inher_nce_weight,
+        explore_nce_weight=opt.explore_nce_weight,
+        use_teacher=bool(opt.use_clip),
+        double_branch=bool(opt.double_branch),
     )
 
 
-def save_model_checkpoint(path: str | os.PathLike, model: DLDKD, *, epoch: int, opt: Any, extra: Optional[dict] = None) -> None:
+def save_model_checkpoint(
+    path: str | os.PathLike, model: DLDKD, *, epoch: int, opt: Any, extra: Optional[dict] = None
+) -> None:
     """Write ``model.ckpt`` atomically as plain data (``weights_only=True`` loads it)."""
     state = {
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -144,10 +170,12 @@ def _eval_loaders(paths: Any, opt: Any, split: str, *, visual: Optional[VideoEva
     # longest first: batches of similar lengths pad little (rows go back to their place by index)
     v_order = sorted(range(len(videos)), key=videos.lengths().__getitem__, reverse=True)
     q_order = sorted(range(len(queries)), key=queries.lengths().__getitem__, reverse=True)
-    vl = torch.utils.data.DataLoader(videos, batch_size=opt.eval_context_bsz, sampler=v_order, collate_fn=collate_frame_val,
-                                     num_workers=workers)
-    ql = torch.utils.data.DataLoader(queries, batch_size=opt.eval_query_bsz, sampler=q_order, collate_fn=collate_text_val,
-                                     num_workers=workers)
+    vl = torch.utils.data.DataLoader(
+        videos, batch_size=opt.eval_context_bsz, sampler=v_order, collate_fn=collate_frame_val, num_workers=workers
+    )
+    ql = torch.utils.data.DataLoader(
+        queries, batch_size=opt.eval_query_bsz, sampler=q_order, collate_fn=collate_text_val, num_workers=workers
+    )
     return videos, queries, vl, ql
 
 
@@ -181,22 +209,43 @@ def run_training(opt: argparse.Namespace) -> dict[str, Any]:
             torch.backends.cudnn.deterministic = True
 
         use_teacher = bool(opt.use_clip or opt.label_style == "soft")
-        train_set = PRVRTrainDataset(paths, q_feat_size=opt.q_feat_size, max_ctx_l=opt.max_ctx_l,
-                                     max_desc_l=opt.max_desc_l, use_teacher=use_teacher)
+        train_set = PRVRTrainDataset(
+            paths,
+            q_feat_size=opt.q_feat_size,
+            max_ctx_l=opt.max_ctx_l,
+            max_desc_l=opt.max_desc_l,
+            use_teacher=use_teacher,
+        )
         per_rank_bsz = max(1, opt.bsz // dist.world_size)
-        loader = engine.build_train_loader(train_set, batch_size=per_rank_bsz, seed=opt.seed, num_workers=opt.num_workers,
-                                           collate_fn=collate_train, per_sample_seeds=False,
-                                           pin_memory=opt.pin_memory and dist.device.type == "cuda")
+        loader = engine.build_train_loader(
+            train_set,
+            batch_size=per_rank_bsz,
+            seed=opt.seed,
+            num_workers=opt.num_workers,
+            collate_fn=collate_train,
+            per_sample_seeds=False,
+            pin_memory=opt.pin_memory and dist.device.type == "cuda",
+        )
         val_videos, val_queries, val_vl, val_ql = _eval_loaders(paths, opt, "val")
         model = build_model_from_options(opt, visual_input_size=train_set.visual_input_size)
         criterion = build_criterion(opt)
         n_batches = len(loader) if not opt.debug else min(len(loader), 4)
         n_epoch = 1 if opt.debug else opt.n_epoch
         t_total = n_batches * opt.n_epoch
-        optimizer = build_optimizer(model.named_parameters(), lr=opt.lr, warmup=opt.lr_warmup_proportion, t_total=t_total)
-        log.info("train: %d videos (%d batches of %d), val: %d videos / %d queries, %d parameters, device %s x%d",
-                 len(train_set), len(loader), per_rank_bsz, len(val_videos), len(val_queries),
-                 sum(p.numel() for p in model.parameters()), dist.device, dist.world_size)
+        optimizer = build_optimizer(
+            model.named_parameters(), lr=opt.lr, warmup=opt.lr_warmup_proportion, t_total=t_total
+        )
+        log.info(
+            "train: %d videos (%d batches of %d), val: %d videos / %d queries, %d parameters, device %s x%d",
+            len(train_set),
+            len(loader),
+            per_rank_bsz,
+            len(val_videos),
+            len(val_queries),
+            sum(p.numel() for p in model.parameters()),
+            dist.device,
+            dist.world_size,
+        )
 
         state = {"coef": 0.0, "alpha": 1.0, "beta": 1.0, "best": None, "train_log": results_dir / "train.log.txt"}
         ckpt_path = Path(opt.ckpt_filepath)
@@ -205,9 +254,16 @@ def run_training(opt: argparse.Namespace) -> dict[str, Any]:
 
         def step_fn(m: torch.nn.Module, batch: dict) -> dict[str, torch.Tensor]:
             emb = m(batch["frame_video_features"], batch["videos_mask"], batch["text_feat"], batch["text_mask"])
-            out = criterion(emb, videos_mask=batch["videos_mask"], labels=batch["text_labels"],
-                            teacher_text=batch.get("clip_text_feat"), teacher_video=batch.get("clip_video_features"),
-                            kd_coefficient=state["coef"], alpha=state["alpha"], beta=state["beta"])
+            out = criterion(
+                emb,
+                videos_mask=batch["videos_mask"],
+                labels=batch["text_labels"],
+                teacher_text=batch.get("clip_text_feat"),
+                teacher_video=batch.get("clip_video_features"),
+                kd_coefficient=state["coef"],
+                alpha=state["alpha"],
+                beta=state["beta"],
+            )
             terms = {k: out[k].reshape(()) for k in LOSS_TERMS if k in out}
             terms["loss"] = out["loss_overall"].reshape(())
             return terms
@@ -218,23 +274,41 @@ def run_training(opt: argparse.Namespace) -> dict[str, Any]:
             state["coef"] = kd_coefficient_for_epoch(opt, epoch)
             state["alpha"], state["beta"] = soft_nce_ratios_for_epoch(opt, epoch)
             criterion.use_hard_negative = opt.hard_negative_start_epoch >= 0 and epoch >= opt.hard_negative_start_epoch
-            log.info("epoch %d: KD coefficient %.6f%s", epoch, state["coef"],
-                     f", alpha {state['alpha']:.4f}, belta {state['beta']:.4f}" if opt.label_style == "soft" else "")
+            log.info(
+                "epoch %d: KD coefficient %.6f%s",
+                epoch,
+                state["coef"],
+                f", alpha {state['alpha']:.4f}, belta {state['beta']:.4f}" if opt.label_style == "soft" else "",
+            )
 
         def eval_fn(m: torch.nn.Module) -> dict[str, float]:
             epoch = trainer.epoch
-            res = evaluate_model(m, val_vl, val_ql, video_ids=val_videos.video_ids, query_ids=val_queries.cap_ids,
-                                 fusion=_fusion(opt, m), device=dist.device, keep_scores=False)
+            res = evaluate_model(
+                m,
+                val_vl,
+                val_ql,
+                video_ids=val_videos.video_ids,
+                query_ids=val_queries.cap_ids,
+                fusion=_fusion(opt, m),
+                device=dist.device,
+                keep_scores=False,
+            )
             sumr = res.metrics["fused"]["sumr"]
             if dist.is_main:
                 log.info("[Val] epoch %d (%.1f s)\n%s", epoch, res.timings["total"], format_table(res.metrics))
                 out_dir = results_dir / "eval"
                 out_dir.mkdir(exist_ok=True)
-                (out_dir / f"val_epoch_{epoch:03d}.json").write_text(json.dumps(
-                    {"epoch": epoch, "metrics": res.metrics, "timings_s": res.timings}, indent=2, sort_keys=True) + "\n")
+                (out_dir / f"val_epoch_{epoch:03d}.json").write_text(
+                    json.dumps(
+                        {"epoch": epoch, "metrics": res.metrics, "timings_s": res.timings}, indent=2, sort_keys=True
+                    )
+                    + "\n"
+                )
                 if state["best"] is None or sumr > state["best"]:  # strict, as the original
                     state["best"] = sumr
-                    save_model_checkpoint(ckpt_path, m, epoch=epoch, opt=opt, extra={"val_sumr": sumr, "val_metrics": res.metrics})
+                    save_model_checkpoint(
+                        ckpt_path, m, epoch=epoch, opt=opt, extra={"val_sumr": sumr, "val_metrics": res.metrics}
+                    )
                     log.info("[Val] new best SumR %.2f at epoch %d -> %s", sumr, epoch, ckpt_path)
             out = {f"val/{k}": v for k, v in res.metrics["fused"].items()}
             for b in m.branches:
@@ -243,14 +317,24 @@ def run_training(opt: argparse.Namespace) -> dict[str, Any]:
 
         loader_for_trainer = loader if not opt.debug else _Limited(loader, n_batches)
         trainer = engine.Trainer(
-            model, optimizer, loader_for_trainer, step_fn,
+            model,
+            optimizer,
+            loader_for_trainer,
+            step_fn,
             config=engine.TrainConfig(
-                epochs=n_epoch, precision=opt.precision, out_dir=str(results_dir),
-                clip_grad_norm=opt.grad_clip if opt.grad_clip > 0 else None, log_every=10,
-                monitor="val/sumr", monitor_mode="max", patience=None if opt.max_es_cnt < 0 else opt.max_es_cnt,
+                epochs=n_epoch,
+                precision=opt.precision,
+                out_dir=str(results_dir),
+                clip_grad_norm=opt.grad_clip if opt.grad_clip > 0 else None,
+                log_every=10,
+                monitor="val/sumr",
+                monitor_mode="max",
+                patience=None if opt.max_es_cnt < 0 else opt.max_es_cnt,
                 progress=sys.stdout.isatty(),
             ),
-            eval_fn=eval_fn, on_epoch_start=on_epoch_start, run_config=_plain_opts(opt),
+            eval_fn=eval_fn,
+            on_epoch_start=on_epoch_start,
+            run_config=_plain_opts(opt),
             ddp_kwargs={"find_unused_parameters": False},
         )
         if opt.eval_untrained:
@@ -261,7 +345,9 @@ def run_training(opt: argparse.Namespace) -> dict[str, Any]:
         if dist.is_main:
             if trainer.history:
                 _append_train_log(state["train_log"], trainer.history[-1], stopped=summary["stopped_early"])
-            log.info("best val SumR %.2f at epoch %s", summary["best"]["value"] or float("nan"), summary["best"]["epoch"])
+            log.info(
+                "best val SumR %.2f at epoch %s", summary["best"]["value"] or float("nan"), summary["best"]["epoch"]
+            )
         test_metrics = None
         if not opt.debug and dist.is_main and paths.captions("test").is_file() and ckpt_path.is_file():
             test_metrics = evaluate_run_dir(results_dir, opt, split="test", device=dist.device)
@@ -293,7 +379,7 @@ def _plain_opts(opt: Any) -> dict[str, Any]:
 
 def _append_train_log(path: Path, record: dict, *, stopped: bool = False) -> None:
     """One line per epoch, ``<ts> [Epoch] NNN [Loss] name avg ...`` as the original's train.log.txt."""
-    losses = " ".join(f"{k[len('epoch/train_'):]} {v:.4f}" for k, v in record.items() if k.startswith("epoch/train_"))
+    losses = " ".join(f"{k[len('epoch/train_') :]} {v:.4f}" for k, v in record.items() if k.startswith("epoch/train_"))
     line = f"{time.strftime('%Y_%m_%d_%H_%M_%S')} [Epoch] {int(record['epoch']):03d} [Loss] {losses}\n"
     with open(path, "a") as f:
         f.write(line)
@@ -310,13 +396,29 @@ def evaluate_run_dir(results_dir: Path, opt: Any, *, split: str, device: Any = "
     model.to(device)
     videos, queries, vl, ql = _eval_loaders(paths, opt, split)
     if videos.visual_input_size != model.config.visual_input_size:
-        raise ValueError(f"{paths.feature_dir}: features have width {videos.visual_input_size}, "
-                         f"the checkpoint expects {model.config.visual_input_size}")
-    res = evaluate_model(model, vl, ql, video_ids=videos.video_ids, query_ids=queries.cap_ids,
-                         fusion=_fusion(opt, model), device=device, keep_scores=False)
+        raise ValueError(
+            f"{paths.feature_dir}: features have width {videos.visual_input_size}, "
+            f"the checkpoint expects {model.config.visual_input_size}"
+        )
+    res = evaluate_model(
+        model,
+        vl,
+        ql,
+        video_ids=videos.video_ids,
+        query_ids=queries.cap_ids,
+        fusion=_fusion(opt, model),
+        device=device,
+        keep_scores=False,
+    )
     files = write_results(res, results_dir, split=split, extra={"checkpoint": info})
-    log.info("[%s] %d queries x %d videos (%.1f s)\n%s", split.capitalize(), len(queries), len(videos),
-             res.timings["total"], format_table(res.metrics))
+    log.info(
+        "[%s] %d queries x %d videos (%.1f s)\n%s",
+        split.capitalize(),
+        len(queries),
+        len(videos),
+        res.timings["total"],
+        format_table(res.metrics),
+    )
     log.info("per-query ranks: %s; metrics: %s", files["ranks"], files["metrics"])
     return res.metrics
 
