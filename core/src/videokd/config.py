@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from .errors import UserError
+
 __all__ = [
     "Config",
     "ConfigError",
@@ -42,7 +44,7 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file or override that does not fit the defaults."""
 
 

@@ -21,6 +21,7 @@ from typing import Any, Optional, Union
 import torch
 from torch import nn
 
+from ..errors import UserError
 from .model import CLIP, convert_weights, infer_config
 from .tokenizer import sha256_file
 from .transform import Preprocess
@@ -53,7 +54,7 @@ _METADATA_KEYS = ("input_resolution", "context_length", "vocab_size")
 _NESTED_KEYS = ("state_dict", "model_state", "model_state_dict", "model")
 
 
-class CheckpointMismatchError(RuntimeError):
+class CheckpointMismatchError(UserError, RuntimeError):
     """A checkpoint does not fit the model: lists missing and unexpected keys and shape mismatches."""
 
 

@@ -33,6 +33,8 @@ import ftfy
 import regex
 import torch
 
+from ..errors import UserError
+
 __all__ = [
     "VOCAB_PATH",
     "VOCAB_SHA256",
@@ -66,7 +68,7 @@ _PRE_SPLIT = regex.compile(
 _WHITESPACE = regex.compile(r"\s+")
 
 
-class TextTooLongError(RuntimeError):
+class TextTooLongError(UserError, RuntimeError):
     """A text needs more tokens than the context length and ``truncate=False`` (the original raises a RuntimeError)."""
 
 

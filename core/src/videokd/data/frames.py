@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from ..errors import UserError
 from ._errors import missing_file
 from .video import Layout, frames_to_tensor
 
@@ -38,7 +39,7 @@ __all__ = [
 FRAME_TEMPLATES = ("img_{:05d}.jpg", "{:05d}.jpg", "image_{:05d}.jpg")
 
 
-class FrameDecodeError(RuntimeError):
+class FrameDecodeError(UserError, RuntimeError):
     """A frame file exists but cannot be decoded (empty, truncated, not an image)."""
 
     def __init__(self, path: str | os.PathLike, reason: str):

@@ -26,6 +26,7 @@ from typing import Any, Callable
 import av
 from torch.utils.data import Dataset, default_collate
 
+from ..errors import UserError
 from .frames import FrameDecodeError
 from .video import VideoDecodeError
 
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 MEDIA_ERRORS: tuple[type[BaseException], ...] = (OSError, EOFError, VideoDecodeError, FrameDecodeError, av.FFmpegError)
 
 
-class TooManyFailures(RuntimeError):
+class TooManyFailures(UserError, RuntimeError):
     """Too many samples of a dataset could not be read."""
 
 

@@ -30,6 +30,7 @@ import av
 import numpy as np
 import torch
 
+from ..errors import UserError
 from ._errors import missing_file
 
 __all__ = [
@@ -48,7 +49,7 @@ Layout = Literal["thwc", "tchw"]
 _NO_PTS_FORMATS = {"avi", "h264", "hevc", "mjpeg", "m4v"}
 
 
-class VideoDecodeError(RuntimeError):
+class VideoDecodeError(UserError, RuntimeError):
     """FFmpeg could not open or decode ``path`` (corrupt, truncated, empty, no video stream)."""
 
     kind = "video"

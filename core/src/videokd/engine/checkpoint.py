@@ -34,6 +34,8 @@ from typing import Any, Callable, Optional, Union
 import torch
 from torch import nn
 
+from ..errors import UserError
+
 __all__ = [
     "CheckpointError",
     "to_plain",
@@ -50,7 +52,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 _CONTAINER_KEYS = ("model", "state_dict", "model_state", "model_state_dict", "module", "net", "weights")
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be written, read, or does not fit the model."""
 
 

@@ -24,9 +24,24 @@ Conventions
   ``g`` is applied before the ``g``-th update). A gradient-accumulation group is the ``accum``
   consecutive batches ``i`` with ``(i + 1) % accum == 0`` closing it; a partial group at the end
   of an epoch is stepped too (its loss averaged over its own size).
-* ``on_epoch_start(trainer, epoch)`` runs at the start of every epoch, including a resumed partial
-  one (set per-epoch weights such as the KD weight w(e) there); ``on_step_end(trainer)`` runs
-  after each optimizer step, with ``trainer.step`` already counting it.
+* Hooks (all optional, all called on every rank; only rank 0 should write files from them):
+
+  - ``on_epoch_start(trainer, epoch)``: start of every epoch, including a resumed partial one (set
+    per-epoch weights such as the KD weight w(e) there).
+  - ``before_optimizer_step(trainer)``: after the accumulated gradients are unscaled (fp16) and
+    before clipping and ``optimizer.step()`` (per-tensor clipping of a subset of parameters,
+    cancelling gradients of a frozen-for-now layer).
+  - ``on_step_end(trainer)``: after each optimizer step, with ``trainer.step`` already counting it
+    (the EMA teacher update).
+  - ``on_best(trainer, metrics)``: after an evaluation that improved ``monitor`` (strictly), with
+    ``trainer.best`` / ``trainer.best_epoch`` updated (write the paper's own best-model file here).
+  - ``on_epoch_end(trainer, metrics)``: after every epoch's evaluation and logging, before ``last.pt``
+    is written; ``metrics`` holds the epoch's averaged training terms (``epoch/train_<name>``) and
+    the evaluation results (a per-epoch text log, a per-epoch eval file).
+
+  ``trainer.eval_epoch`` is the epoch an evaluation belongs to (-1 for ``eval_before_training``).
+* ``max_batches_per_epoch`` caps the batches of every epoch (smoke runs, ``--debug``); the schedule
+  length a package computes should use :attr:`Trainer.batches_per_epoch`.
 * ``eval_fn(model) -> {name: float}`` runs on every rank with the unwrapped model in eval mode
   under ``torch.no_grad()``; it should reduce over ranks itself (``gather_exact`` /
   ``reduce_metrics``). Its names are logged as given (use ``"val/..."``).
@@ -81,6 +96,9 @@ class TrainConfig:
         monitor_mode: ``"max"`` or ``"min"``; improvement is strict (``>`` / ``<``).
         patience: stop when the number of consecutive non-improving evaluations exceeds this.
         resume: continue from ``out_dir/checkpoints/last.pt`` when it exists.
+        max_batches_per_epoch: use only the first N batches of every epoch (``None``: all).
+        eval_before_training: evaluate once before the first epoch of a fresh run (epoch -1;
+            counts for ``best`` like any evaluation, not for early stopping's patience).
         tensorboard / progress: write TensorBoard events / show a progress display (rank 0).
         detect_anomaly: run the epoch under ``torch.autograd.detect_anomaly`` (slow; debugging).
         stop_on_nonfinite: raise when a logged loss is inf/nan (checked at log time, no extra sync).
@@ -100,12 +118,18 @@ class TrainConfig:
     monitor_mode: str = "max"
     patience: Optional[int] = None
     resume: bool = True
+    max_batches_per_epoch: Optional[int] = None
+    eval_before_training: bool = False
     tensorboard: bool = True
     progress: bool = True
     detect_anomaly: bool = False
     stop_on_nonfinite: bool = True
 
     def __post_init__(self) -> None:
+        if self.max_batches_per_epoch is not None and self.max_batches_per_epoch < 1:
+            raise ValueError(
+                f"TrainConfig.max_batches_per_epoch must be >= 1 or None, got {self.max_batches_per_epoch}"
+            )
         if self.epochs < 0 or self.grad_accum < 1 or self.log_every < 1 or self.eval_every_epochs < 1:
             raise ValueError(
                 f"TrainConfig: epochs >= 0, grad_accum/log_every/eval_every_epochs >= 1 required, got {self}"
@@ -155,7 +179,8 @@ class Trainer:
         extra_state: more things to checkpoint, ``{name: obj with state_dict/load_state_dict}``
             (EMA teacher, DINO centres, a loss module with buffers...).
         frozen: modules kept in eval mode with ``requires_grad=False`` (teachers).
-        on_epoch_start / on_step_end: hooks, see the module docstring.
+        on_epoch_start / before_optimizer_step / on_step_end / on_best / on_epoch_end: hooks, see
+            the module docstring.
         run_config: the run's config, stored in checkpoints as plain data.
         dist: :class:`DistInfo` (default: the current one).
         ddp_kwargs: extra ``DistributedDataParallel`` arguments.
@@ -175,6 +200,9 @@ class Trainer:
         frozen: Sequence[nn.Module] = (),
         on_epoch_start: Optional[Callable[[Trainer, int], None]] = None,
         on_step_end: Optional[Callable[[Trainer], None]] = None,
+        before_optimizer_step: Optional[Callable[[Trainer], None]] = None,
+        on_best: Optional[Callable[[Trainer, Mapping[str, float]], None]] = None,
+        on_epoch_end: Optional[Callable[[Trainer, Mapping[str, float]], None]] = None,
         run_config: Optional[Mapping[str, Any]] = None,
         dist: Optional[DistInfo] = None,
         ddp_kwargs: Optional[Mapping[str, Any]] = None,
@@ -204,11 +232,15 @@ class Trainer:
         self.extra_state = dict(extra_state or {})
         self.on_epoch_start = on_epoch_start
         self.on_step_end = on_step_end
+        self.before_optimizer_step = before_optimizer_step
+        self.on_best = on_best
+        self.on_epoch_end = on_epoch_end
         self.run_config = run_config
         self.precision = Precision(config.precision, self.device)
 
         # progress counters (all restored on resume)
         self.epoch = 0  # the epoch being run (0-based)
+        self.eval_epoch = 0  # the epoch the running/last evaluation belongs to (-1: before training)
         self.batch_in_epoch = 0  # batches of `epoch` already consumed
         self.step = 0  # optimizer steps done
         self.best: Optional[float] = None
@@ -248,6 +280,8 @@ class Trainer:
                 resume_step=self.step if resumed else None,
             )
         try:
+            if cfg.eval_before_training and not resumed and self.epoch == 0 and self.batch_in_epoch == 0:
+                self._evaluate_before_training()
             while self.epoch < cfg.epochs and not self.stopped_early and not self._hit_max_steps():
                 self._train_epoch(self.epoch)
                 if self._hit_max_steps() and self.batch_in_epoch < self._n_batches():
@@ -328,6 +362,8 @@ class Trainer:
     def _optimizer_step(self) -> Optional[torch.Tensor]:
         grad_norm = None
         self.precision.unscale_(self.optimizer)  # fp16: clip in real units
+        if self.before_optimizer_step is not None:
+            self.before_optimizer_step(self)
         if self.cfg.clip_grad_norm:
             params = [p for g in self.optimizer.param_groups for p in g["params"]]
             grad_norm = clip_grad_norm(params, self.cfg.clip_grad_norm)
@@ -344,33 +380,56 @@ class Trainer:
         for s in self.schedulers:
             if s.interval == "epoch" and metrics:
                 s.step_epoch(metrics)
-        is_best = False
-        if cfg.monitor is not None and metrics:
-            if cfg.monitor not in metrics:
-                raise KeyError(f"monitor {cfg.monitor!r} is not among the eval metrics {sorted(metrics)}")
-            value = float(metrics[cfg.monitor])
-            improved = self.best is None or (value > self.best if cfg.monitor_mode == "max" else value < self.best)
-            if improved:
-                self.best, self.best_epoch, self.bad_evals, is_best = value, epoch, 0, True
-            else:
-                self.bad_evals += 1
-                if cfg.patience is not None and self.bad_evals > cfg.patience:
-                    self.stopped_early = True
+        is_best = self._track_best(metrics, epoch)
         epoch_train = {f"epoch/train_{k}": v / max(self._epoch_count, 1) for k, v in self._epoch_sums.items()}
         self.last_metrics = {**epoch_train, **metrics}
         self.history.append({"epoch": epoch, **self.last_metrics})
         if self.logger is not None:
             lr = {f"epoch/lr_group{g}": float(pg["lr"]) for g, pg in enumerate(self.optimizer.param_groups)}
             self.logger.log({**self.last_metrics, **lr}, step=self.step, epoch=epoch)
+        if is_best and self.on_best is not None:
+            self.on_best(self, dict(metrics))
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(self, dict(self.last_metrics))
         # the epoch is complete: a resume starts the next one
         self.epoch, self.batch_in_epoch = epoch + 1, 0
         self.save_checkpoint(is_best=is_best, periodic_epoch=epoch + 1)
 
+    def _track_best(self, metrics: Mapping[str, float], epoch: int, *, count_patience: bool = True) -> bool:
+        """Update ``best`` / early stopping from one evaluation; True when ``monitor`` improved."""
+        cfg = self.cfg
+        if cfg.monitor is None or not metrics:
+            return False
+        if cfg.monitor not in metrics:
+            raise KeyError(f"monitor {cfg.monitor!r} is not among the eval metrics {sorted(metrics)}")
+        value = float(metrics[cfg.monitor])
+        improved = self.best is None or (value > self.best if cfg.monitor_mode == "max" else value < self.best)
+        if improved:
+            self.best, self.best_epoch, self.bad_evals = value, epoch, 0
+            return True
+        if count_patience:
+            self.bad_evals += 1
+            if cfg.patience is not None and self.bad_evals > cfg.patience:
+                self.stopped_early = True
+        return False
+
+    def _evaluate_before_training(self) -> None:
+        metrics = self.evaluate(epoch=-1)
+        if not metrics:
+            return
+        is_best = self._track_best(metrics, -1, count_patience=False)
+        self.history.append({"epoch": -1, **metrics})
+        if self.logger is not None:
+            self.logger.log(dict(metrics), step=self.step, epoch=-1)
+        if is_best and self.on_best is not None:
+            self.on_best(self, dict(metrics))
+
     @torch.no_grad()
-    def evaluate(self) -> dict[str, float]:
+    def evaluate(self, *, epoch: Optional[int] = None) -> dict[str, float]:
         """Run ``eval_fn`` on the unwrapped model in eval mode; restores train mode after."""
         if self.eval_fn is None:
             return {}
+        self.eval_epoch = self.epoch if epoch is None else epoch
         was_training = self.raw_model.training
         self.raw_model.eval()
         try:
@@ -382,8 +441,15 @@ class Trainer:
 
     # ------------------------------------------------------------------ helpers
 
+    @property
+    def batches_per_epoch(self) -> int:
+        """Batches run per epoch: the loader's length, capped by ``max_batches_per_epoch``."""
+        n = len(self.train_loader)
+        cap = self.cfg.max_batches_per_epoch
+        return n if cap is None else min(n, cap)
+
     def _n_batches(self) -> int:
-        return len(self.train_loader)
+        return self.batches_per_epoch
 
     def _hit_max_steps(self) -> bool:
         return self.cfg.max_steps is not None and self.step >= self.cfg.max_steps

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import torch
 
+from videokd.errors import UserError
+
 if TYPE_CHECKING:
     from .model import DLDKD
 
@@ -37,7 +39,7 @@ __all__ = [
 ]
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint that cannot be read or does not fit the model."""
 
 

@@ -33,6 +33,7 @@ from torch.utils.data import Dataset
 
 from videokd.data.features import BigFile, l2_normalize_rows, read_video2frames, uniform_feature_sampling
 from videokd.data.hdf5 import LazyHDF5
+from videokd.errors import UserError
 
 __all__ = [
     "CollectionPaths",
@@ -52,7 +53,7 @@ __all__ = [
 ]
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Input data that does not fit the DL-DKD layout or the run's options."""
 
 

@@ -57,6 +57,7 @@ from videokd import clip, engine
 from videokd.data.features import read_video2frames
 from videokd.data.samplers import uniform_indices
 from videokd.data.video import VideoReader
+from videokd.errors import UserError
 
 from .data import CollectionPaths, DataError, collection_paths, group_captions, read_captions
 
@@ -78,7 +79,7 @@ __all__ = [
 DEFAULT_VIDEO_EXTS = ("mp4", "mkv", "webm", "avi", "mov")
 
 
-class TeacherSetupError(RuntimeError):
+class TeacherSetupError(UserError, RuntimeError):
     """Something the whole run needs is missing or unreadable (weights, caption files, video2frames)."""
 
 
