@@ -11,13 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from videokd.losses import (
+    WEIGHT_SCHEDULES,
     DINOLoss,
     attention_transfer_loss,
     clip_contrastive_loss,
     cosine_distance_loss,
     dino_center_update,
     dino_distillation_loss,
-    distill_weight_schedule,
     feature_matching_loss,
     frame_kl_distillation,
     frame_kl_distillation_terms,
@@ -26,9 +26,7 @@ from videokd.losses import (
     hinton_kd_loss,
     info_nce,
     info_nce_terms,
-    kd_coefficient,
     kd_kl_div,
-    kd_weight_schedule,
     label_smoothing_cross_entropy,
     masked_reconstruction_loss,
     mmd_loss,
@@ -39,6 +37,7 @@ from videokd.losses import (
     teacher_temperature_schedule,
     triplet_ranking_loss,
     triplet_ranking_terms,
+    weight_schedule,
 )
 
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -302,20 +301,20 @@ def test_frame_scores_masking() -> None:
 # --------------------------------------------------------------------------------- schedules
 
 
-def test_kd_schedules_shipped_values_and_errors() -> None:
-    # the shipped scripts: decay_way 1, k = 0.95, scale 0.1 -> 0.1 * 0.95^e (spec table)
-    coef = [kd_coefficient(1, kd_weight_schedule(1, e), loss_scale_weight=0.1) for e in (0, 10, 20, 40)]
-    assert [round(c, 3) for c in coef] == [0.1, 0.06, 0.036, 0.013]
-    assert kd_coefficient(5, 0.25, loss_scale_weight=0.1, loss_init_weight=0.1) == pytest.approx(0.125)
-    assert kd_weight_schedule(2, 1000) == 0.05  # linear floor
-    assert kd_weight_schedule(8, 0) == 0.001 and kd_weight_schedule(7, 1000) == 0.1
-    assert distill_weight_schedule("sigmoid", 8) == pytest.approx(800 / (800 + math.e))
+def test_weight_schedules_values_and_errors() -> None:
+    assert [round(weight_schedule("exp_decay", e), 4) for e in (0, 10, 20)] == [1.0, 0.5987, 0.3585]
+    assert weight_schedule("linear_decay", 1000) == 0.05  # the floor
+    assert weight_schedule("linear_rise", 10) == pytest.approx(0.1)
+    assert weight_schedule("exp_saturating", 0) == 0.001 and weight_schedule("exp_growth_capped", 1000) == 0.1
+    assert weight_schedule("sigmoid_decay", 8) == pytest.approx(800 / (800 + math.e))
+    assert weight_schedule("constant", 7) == 1.0
+    for name in WEIGHT_SCHEDULES:
+        assert 0.0 <= weight_schedule(name, 3) <= 1.0
     assert ratio_schedule("cosine", 100, start=0.8, n_epoch=100, floor=0.0) == pytest.approx(0.0, abs=1e-12)
-    assert ratio_schedule("exp", 1000, start=0.8, n_epoch=100) == 0.5  # belta floor
-    with pytest.raises(ValueError, match="decay_way"):
-        kd_weight_schedule(9, 0)
-    with pytest.raises(ValueError, match="distill_loss_decay"):
-        distill_weight_schedule("cosine", 0)
+    assert ratio_schedule("exp", 1000, start=0.8, n_epoch=100, floor=0.5) == 0.5
+    assert ratio_schedule("None", 5, start=0.8, n_epoch=100) == 0.8
+    with pytest.raises(ValueError, match="unknown weight schedule 'step'"):
+        weight_schedule("step", 0)
     with pytest.raises(ValueError, match="ratio decay"):
         ratio_schedule("step", 0, start=0.8, n_epoch=10)
 

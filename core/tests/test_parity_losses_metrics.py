@@ -20,24 +20,18 @@ from videokd.losses import (
     DINOLoss,
     cosine_distance_loss,
     dino_distillation_loss,
-    distill_weight_schedule,
-    frame_kl_distillation,
     frame_kl_distillation_terms,
     frame_scores,
     info_nce,
     info_nce_terms,
-    kd_coefficient,
-    kd_weight_schedule,
     label_smoothing_cross_entropy,
     masked_reconstruction_loss,
     mmd_terms,
     normalize_patch_targets,
     pairwise_sq_dists,
-    ratio_schedule,
     soft_info_nce,
     soft_target_cross_entropy,
     teacher_temperature_schedule,
-    triplet_ranking_loss,
     triplet_ranking_terms,
 )
 from videokd.metrics import (
@@ -62,6 +56,9 @@ SELECTED_KINDS = {"loss", "metric", "schedule"}
 
 # Fixtures of the selected kinds that belong to another area, with the reason.
 LEFT_TO_OTHERS: dict[tuple[str, str], str] = {
+    ("dldkd", "loss_total_iccv"): "the ICCV objective's weighting and decay_way codes: dldkd",
+    ("dldkd", "schedule_kd_weight"): "decay_way codes -> videokd.losses.weight_schedule names: dldkd",
+    ("dldkd", "schedule_pp"): "DL-DKD++ flag values and alpha/belta floors -> named schedules: dldkd",
     ("dldkd", "schedule_lr_warmup_linear"): "LR schedule (BertAdam warmup_linear): videokd.engine / dldkd",
     ("xkd", "schedule_lr"): "LR schedule (cosine_scheduler): videokd.engine",
     ("xkd", "schedule_weight_decay"): "weight-decay schedule: videokd.engine",
@@ -160,101 +157,6 @@ def _dldkd_scores_frame_max(fx: dict) -> None:
     got = {"score_cos": cos.score, "frame_cos": _valid_frames(cos.frame, i["context_mask"]), "score_dot": dot.score}
     exp = {**o, "frame_cos": _valid_frames(o["frame_cos"], i["context_mask"])}
     _check(fx, got, exp)
-
-
-ICCV_NCE_WEIGHT = 0.04  # a literal in the ICCV forward, not an option
-
-
-def _dldkd_total_iccv(fx: dict) -> None:
-    """The ICCV objective composed from core terms (the weighting itself belongs to dldkd)."""
-    i, c = fx["inputs"], fx["config"]
-    mask, labels = i["videos_mask"], i["text_labels"]
-    emb = {k: i[k].clone().requires_grad_() for k in i if k.startswith(("query_emb_", "video_emb_"))}
-    weight = kd_weight_schedule(
-        c["decay_way"],
-        c["epoch"],
-        exponential_k=c["exponential_k"],
-        linear_k=c["linear_k"],
-        linear_b=c["linear_b"],
-        sigmoid_k=c["sigmoid_k"],
-    )
-    assert weight == pytest.approx(i["kd_weight"], abs=1e-12)
-    coef = kd_coefficient(
-        c["decay_way"], i["kd_weight"], loss_scale_weight=c["loss_scale_weight"], loss_init_weight=c["loss_init_weight"]
-    )
-    teacher = frame_scores(i["clip_text_feat"], i["clip_video_features"], mask)
-
-    def branch(name: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        cos = frame_scores(emb[f"query_emb_{name}"], emb[f"video_emb_{name}"], mask)
-        dot = frame_scores(emb[f"query_emb_{name}"], emb[f"video_emb_{name}"], mask, normalize=False)
-        trip = triplet_ranking_loss(
-            cos.score,
-            labels,
-            margin=c["margin"],
-            hard_negative=c["use_hard_negative"],
-            hard_pool_size=c["hard_pool_size"],
-            t2v_neg_positions=i[f"t2v_neg_positions_{name}"],
-        )
-        return trip, ICCV_NCE_WEIGHT * info_nce(dot.score, labels), cos.frame
-
-    clip_trip, c_nce, inh_frame = branch("inheritance")
-    frame_trip, frame_nce, _ = branch("exploration")
-    clip_guide = coef * frame_kl_distillation(inh_frame, teacher.frame, mask, labels)
-    total = clip_trip + c_nce + clip_guide + frame_trip + frame_nce
-    total.backward()
-    got = {
-        "loss_overall": total,
-        "clip_trip_loss": clip_trip,
-        "c_nce_loss": c_nce,
-        "clip_guide_loss": clip_guide,
-        "frame_trip_loss": frame_trip,
-        "frame_nce_loss": frame_nce,
-        "kd_coefficient": coef,
-        **{f"grad_{k}": v.grad for k, v in emb.items()},
-    }
-    _check(fx, got, fx["outputs"])
-
-
-def _dldkd_schedule_kd_weight(fx: dict) -> None:
-    c = fx["config"]
-    epochs = fx["inputs"]["epochs"].tolist()
-    kw = dict(
-        exponential_k=c["exponential_k"], linear_k=c["linear_k"], linear_b=c["linear_b"], sigmoid_k=c["sigmoid_k"]
-    )
-    got: dict[str, dict[str, torch.Tensor]] = {"weight": {}, "kd_coefficient": {}}
-    for way in fx["inputs"]["decay_ways"]:
-        w = [kd_weight_schedule(way, e, **kw) for e in epochs]
-        coef = [
-            kd_coefficient(way, x, loss_scale_weight=c["loss_scale_weight"], loss_init_weight=c["loss_init_weight"])
-            for x in w
-        ]
-        got["weight"][str(way)] = torch.tensor(w, dtype=torch.float64)
-        got["kd_coefficient"][str(way)] = torch.tensor(coef, dtype=torch.float64)
-    _check(fx, got, fx["outputs"])
-
-
-def _dldkd_schedule_pp(fx: dict) -> None:
-    c, o = fx["config"], fx["outputs"]
-    epochs = fx["inputs"]["epochs"].tolist()
-
-    def series(fn: Callable[[int], float]) -> torch.Tensor:
-        return torch.tensor([fn(e) for e in epochs], dtype=torch.float64)
-
-    kw = dict(
-        exponential_k=c["exponential_k"], linear_k=c["linear_k"], linear_b=c["linear_b"], sigmoid_k=c["sigmoid_k"]
-    )
-    got: dict[str, dict[str, torch.Tensor]] = {
-        "distill_weight": {m: series(lambda e, m=m: distill_weight_schedule(m, e, **kw)) for m in o["distill_weight"]}
-    }
-    rkw = dict(n_epoch=c["n_epoch"], exponential_k=c["exponential_k"], sigmoid_k=c["selfDistil_sigmoid_k"])
-    # alpha always floors at 0; belta floors at 0.5 when it starts >= 0.5 (ratio_schedule's default rule)
-    for key, start, floor in (
-        ("alpha", c["alpha"], 0.0),
-        ("belta", c["belta"], None),
-        ("belta_from_0.4", c["belta_low_case"], None),
-    ):
-        got[key] = {m: series(lambda e, m=m: ratio_schedule(m, e, start=start, floor=floor, **rkw)) for m in o[key]}
-    _check(fx, got, o)
 
 
 def _dldkd_metric(fx: dict) -> None:
@@ -603,10 +505,7 @@ CHECKERS: dict[tuple[str, str], Callable[[dict], None]] = {
     ("dldkd", "loss_infonce"): _dldkd_infonce,
     ("dldkd", "loss_kd_frame_kl"): _dldkd_kd_frame_kl,
     ("dldkd", "loss_soft_infonce_pp"): _dldkd_soft_infonce,
-    ("dldkd", "loss_total_iccv"): _dldkd_total_iccv,
     ("dldkd", "scores_frame_max"): _dldkd_scores_frame_max,
-    ("dldkd", "schedule_kd_weight"): _dldkd_schedule_kd_weight,
-    ("dldkd", "schedule_pp"): _dldkd_schedule_pp,
     ("dldkd", "metric_tvr_like"): _dldkd_metric,
     ("dldkd", "metric_edge_cases"): _dldkd_metric,
     ("xkd", "dino_loss"): _xkd_dino,

@@ -23,7 +23,7 @@ from dldkd.checkpoint import from_original_state_dict, model_from_state_dict
 from dldkd.evaluate import compute_metrics, evaluate_model, ranks_from_scores
 from dldkd.layers import BertAttention
 from dldkd.model import frame_max_scores
-from videokd.testing import assert_matches, fixture_files, load_fixture
+from videokd.testing import assert_matches, fixture_files, load_fixture, parity_root
 
 FIXTURES = fixture_files("dldkd")
 
@@ -540,7 +540,8 @@ CHECKERS: dict[tuple[str, str], Callable[..., None]] = {
 
 
 def test_fixtures_exist() -> None:
-    assert FIXTURES, "no dldkd parity fixtures found (set PARITY_ROOT to the shared/parity folder)"
+    # fixture_files raises naming the folder when there are none; this guards an empty override
+    assert FIXTURES, f"no dldkd parity fixtures under {parity_root() / 'dldkd'}"
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=[p.stem for p in FIXTURES])

@@ -32,11 +32,13 @@ from .feature import attention_map, attention_transfer_loss, cosine_distance_los
 from .kd import hinton_kd_loss, kd_kl_div, label_smoothing_cross_entropy, soft_target_cross_entropy
 from .ranking import TripletTerms, sample_negative_positions, triplet_ranking_loss, triplet_ranking_terms
 from .reconstruction import masked_reconstruction_loss, normalize_patch_targets
-from .schedules import distill_weight_schedule, kd_coefficient, kd_weight_schedule, ratio_schedule
+from .schedules import RATIO_SCHEDULES, WEIGHT_SCHEDULES, ratio_schedule, weight_schedule
 from .similarity import FrameScores, frame_max_scores, frame_scores
 
 __all__ = [
     "MMD_GAMMAS",
+    "RATIO_SCHEDULES",
+    "WEIGHT_SCHEDULES",
     "DINOLoss",
     "FrameKLTerms",
     "FrameScores",
@@ -49,7 +51,6 @@ __all__ = [
     "cosine_distance_loss",
     "dino_center_update",
     "dino_distillation_loss",
-    "distill_weight_schedule",
     "feature_matching_loss",
     "frame_kl_distillation",
     "frame_kl_distillation_terms",
@@ -59,9 +60,7 @@ __all__ = [
     "hinton_kd_loss",
     "info_nce",
     "info_nce_terms",
-    "kd_coefficient",
     "kd_kl_div",
-    "kd_weight_schedule",
     "label_smoothing_cross_entropy",
     "masked_reconstruction_loss",
     "mmd_loss",
@@ -75,4 +74,5 @@ __all__ = [
     "teacher_temperature_schedule",
     "triplet_ranking_loss",
     "triplet_ranking_terms",
+    "weight_schedule",
 ]

@@ -23,14 +23,12 @@ import torch
 from torch import nn
 
 from videokd.losses import (
-    distill_weight_schedule,
     frame_kl_distillation_terms,
     info_nce_terms,
-    kd_coefficient,
-    kd_weight_schedule,
     ratio_schedule,
     soft_info_nce,
     triplet_ranking_terms,
+    weight_schedule,
 )
 
 from .model import FrameScores, frame_max_scores
@@ -41,6 +39,10 @@ __all__ = [
     "kd_weight_for_epoch",
     "kd_coefficient_for_epoch",
     "soft_nce_ratios_for_epoch",
+    "DECAY_WAYS",
+    "DISTILL_LOSS_DECAYS",
+    "kd_weight",
+    "kd_coefficient",
     "LOSS_TERMS",
     "ICCV_NAMES",
     # the core terms this objective is made of, re-exported as the package's loss API
@@ -77,13 +79,72 @@ def teacher_scores(teacher_text: torch.Tensor, teacher_video: torch.Tensor, vide
     return frame_max_scores(teacher_text, teacher_video, videos_mask)
 
 
+#: ICCV ``--decay_way`` codes -> the core's named weight schedules
+DECAY_WAYS: dict[int, str] = {
+    0: "constant",
+    1: "exp_decay",
+    2: "linear_decay",
+    3: "sigmoid_decay",
+    4: "exp_rise",
+    5: "linear_rise",
+    6: "sigmoid_rise",
+    7: "exp_growth_capped",
+    8: "exp_saturating",
+}
+#: DL-DKD++ ``--distill_loss_decay`` values -> the same names
+DISTILL_LOSS_DECAYS: dict[Optional[str], str] = {
+    "exp": "exp_decay",
+    "linear": "linear_decay",
+    "sigmoid": "sigmoid_decay",
+    "None": "constant",
+    None: "constant",
+}
+# literals of the original schedules (not options)
+_LINEAR_FLOOR = 0.05
+_GROWTH = dict(growth_start=0.001, growth_rate=1.05, growth_cap=0.1)
+_SATURATING = dict(saturating_scale=0.1, saturating_min=0.001, saturating_max=0.1)
+
+
+def kd_weight(
+    decay_way: int,
+    epoch: int,
+    *,
+    exponential_k: float = 0.95,
+    linear_k: float = -0.01,
+    linear_b: float = 1.0,
+    sigmoid_k: float = 800.0,
+) -> float:
+    """The ICCV KD weight w(e) of ``--decay_way`` 0..8 at 0-based ``epoch``."""
+    if decay_way not in DECAY_WAYS:
+        raise ValueError(f"decay_way must be one of {sorted(DECAY_WAYS)}, got {decay_way!r}")
+    return weight_schedule(
+        DECAY_WAYS[decay_way],
+        epoch,
+        exponential_k=exponential_k,
+        linear_k=linear_k,
+        linear_b=linear_b,
+        linear_floor=_LINEAR_FLOOR,
+        sigmoid_k=sigmoid_k,
+        **_GROWTH,
+        **_SATURATING,
+    )
+
+
+def kd_coefficient(decay_way: int, weight: float, *, loss_scale_weight: float, loss_init_weight: float = 0.0) -> float:
+    """The ICCV KD-loss coefficient: ``loss_scale_weight * w`` (+ ``loss_init_weight`` for the rising ways 4-6)."""
+    coef = loss_scale_weight * weight
+    if DECAY_WAYS.get(decay_way, "").endswith("_rise"):
+        coef += loss_init_weight
+    return coef
+
+
 def _getter(opt: Any):
     return opt.get if isinstance(opt, Mapping) else (lambda k, d=None: getattr(opt, k, d))
 
 
 def kd_weight_for_epoch(opt: Any, epoch: int) -> float:
     """The dynamic KD weight w(e) at 0-based ``epoch``: DL-DKD++ ``distill_loss_decay`` when set,
-    else ICCV ``decay_way`` (core schedules; constants from ``opt``)."""
+    else ICCV ``decay_way`` (constants from ``opt``)."""
     get = _getter(opt)
     k = dict(
         exponential_k=float(get("exponential_k", 0.95)),
@@ -93,8 +154,10 @@ def kd_weight_for_epoch(opt: Any, epoch: int) -> float:
     )
     decay = get("distill_loss_decay", None)
     if decay is not None:
-        return distill_weight_schedule(decay, epoch, **k)
-    return kd_weight_schedule(int(get("decay_way", 0)), epoch, **k)
+        if decay not in DISTILL_LOSS_DECAYS:
+            raise ValueError(f"distill_loss_decay must be one of exp, linear, sigmoid, None; got {decay!r}")
+        return weight_schedule(DISTILL_LOSS_DECAYS[decay], epoch, linear_floor=_LINEAR_FLOOR, **k)
+    return kd_weight(int(get("decay_way", 0)), epoch, **k)
 
 
 def kd_coefficient_for_epoch(opt: Any, epoch: int) -> float:
@@ -131,11 +194,13 @@ def soft_nce_ratios_for_epoch(opt: Any, epoch: int) -> tuple[float, float]:
         exponential_k=ek,
         sigmoid_k=sk,
     )
+    belta_start = float(get("belta", 0.8))
     belta = ratio_schedule(
         get("belta_decay", "sigmoid"),
         epoch,
-        start=float(get("belta", 0.8)),
+        start=belta_start,
         n_epoch=n_epoch,
+        floor=0.5 if belta_start >= 0.5 else 0.0,  # the original's rule for belta
         exponential_k=ek,
         sigmoid_k=sk,
     )
