@@ -26,7 +26,7 @@ import torch
 from dldkd.evaluate import evaluate_model
 from dldkd.losses import DLDKDLoss
 from dldkd.model import build_model
-from dldkd.train import build_optimizer
+from dldkd.runner import build_optimizer
 
 SIZES = {  # (queries, videos, Dv, Dq, mean frames)
     "tvr": (10_895, 2_179, 3072, 768, 51),

@@ -142,3 +142,18 @@ def test_eval_before_training_evaluates_the_untrained_model_once(tmp_path) -> No
     t = t2
     t2.fit()
     assert -1 not in evaluated
+
+
+def test_logged_learning_rate_is_the_effective_one_of_a_self_scheduling_optimizer(tmp_path) -> None:
+    import json
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 8), nn.Tanh(), nn.Linear(8, 3))
+    opt = engine.build_optimizer("bertadam", model.parameters(), lr=0.1, warmup=0.5, t_total=12)
+    loader = engine.build_train_loader(Pairs(), batch_size=4, seed=3)
+    cfg = engine.TrainConfig(out_dir=str(tmp_path), progress=False, epochs=2, log_every=1, tensorboard=False)
+    engine.Trainer(model, opt, loader, step_fn, config=cfg).fit()
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    lrs = [r["train/lr_group0"] for r in records if "train/lr_group0" in r]
+    # warmup-linear: rises from 0 to the base LR over the first half, then falls; never flat at 0.1
+    assert len(lrs) == 12 and max(lrs) <= 0.1 + 1e-12 and lrs[0] < 0.05 and len(set(round(v, 9) for v in lrs)) > 6

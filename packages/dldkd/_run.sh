@@ -1,34 +1,37 @@
 #!/usr/bin/env bash
-# Shared by do_*.sh (not meant to be run directly): environment, data checks, launcher.
+# Shared by do_*.sh (not meant to be run directly): help, data root, data checks, launcher.
 set -euo pipefail
+_DLDKD_SCRIPT="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+
+# dldkd_help ARGS...: `-h`/`--help` prints the calling script's header comment and exits 0
+dldkd_help() {
+  case "${1:-}" in
+    -h|--help)
+      sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$_DLDKD_SCRIPT"
+      exit 0
+      ;;
+  esac
+}
+dldkd_help "$@"
+
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh" >/dev/null
 [ -n "$DLDKD_PYTHON" ] || { echo "[dldkd] error: no usable Python; run 'bash $REPO_ROOT/scripts/setup.sh'" >&2; exit 2; }
 
-# dldkd_require_data ROOT COLLECTION FEATURE PHASE: a clear message instead of a traceback
-dldkd_require_data() {
-  local root="$1" coll="$2" feat="$3" phase="$4" missing=()
-  local base="$root/$coll"
-  local files=("$base/FeatureData/$feat/feature.bin" "$base/FeatureData/$feat/shape.txt" "$base/FeatureData/$feat/id.txt"
-               "$base/FeatureData/$feat/video2frames.txt" "$base/TextData/roberta_${coll}_query_feat.hdf5")
-  if [ "$phase" = train ]; then
-    files+=("$base/TextData/${coll}train.caption.txt" "$base/TextData/${coll}val.caption.txt"
-            "$base/TextData/clip_ViT_B_32_${coll}_query_feat.hdf5" "$base/FeatureData/new_clip_vit_32_${coll}_vid_features.hdf5")
+# the data root: an explicit first argument (not a flag), else $VIDEOKD_DATA ($DLDKD_DATA, the old
+# name, still works), else <repo>/data. Sets ROOTPATH and DLDKD_ROOT_GIVEN (1 when $1 was the root).
+dldkd_root() {
+  DLDKD_ROOT_GIVEN=0
+  if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+    ROOTPATH="$1"; DLDKD_ROOT_GIVEN=1
   else
-    files+=("$base/TextData/${coll}test.caption.txt")
+    ROOTPATH="${VIDEOKD_DATA:-${DLDKD_DATA:-$REPO_ROOT/data}}"
   fi
-  for f in "${files[@]}"; do [ -e "$f" ] || missing+=("$f"); done
-  if [ ${#missing[@]} -gt 0 ]; then
-    {
-      echo "[dldkd] the $coll data is not under $root. Missing:"
-      printf '          %s\n' "${missing[@]}"
-      echo "[dldkd] get the MS-SL feature bundle (<collection>.zip) and the DL-DKD CLIP teacher features"
-      echo "        (see $DIR_PWD/README.md), unzip them into ROOTPATH, or make a synthetic stand-in:"
-      local fmt="$coll"
-      case "$coll" in activitynet|charades) fmt="$coll-prvr" ;; esac
-      echo "          $DLDKD_PYTHON $REPO_ROOT/datasets/make_synthetic.py $fmt ${root}"
-    } >&2
-    exit 2
-  fi
+}
+
+# dldkd_require_data ROOT COLLECTION FEATURE PHASE: the files a phase reads are listed once, in
+# dldkd.data; a clear message (what is missing, where to get it, how to make a stand-in), exit 2
+dldkd_require_data() {
+  "$DLDKD_PYTHON" -m dldkd.data check "$@"
 }
 
 # dldkd_launch MODULE ARGS...: one process, or torchrun with NPROC processes (DDP over the visible GPUs)

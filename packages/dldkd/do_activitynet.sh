@@ -3,8 +3,8 @@
 # no --q_feat_size, so 1024, and no --margin, so 0.2).
 # Usage: ./do_activitynet.sh [ROOTPATH] [extra train flags]; see do_tvr.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/_run.sh"
-ROOTPATH="${1:-${DLDKD_DATA:-$REPO_ROOT/data}}"
-[ $# -gt 0 ] && shift
+dldkd_root "$@"
+[ "$DLDKD_ROOT_GIVEN" = 1 ] && shift
 dldkd_require_data "$ROOTPATH" activitynet i3d train
 dldkd_launch dldkd.train --collection activitynet --visual_feature i3d --root_path "$ROOTPATH" --dset_name activitynet \
   --map_size 32 --model_name DLDKD --device_ids 0 --B_hidden_size 384 --A_hidden_size 384 --n_heads 4 \

@@ -4,8 +4,8 @@
 # objective add: --label_style soft --distill_loss_decay exp --seed 9527 --n_epoch 120
 # Usage: ./do_charades.sh [ROOTPATH] [extra train flags]; see do_tvr.sh.
 source "$(dirname "${BASH_SOURCE[0]}")/_run.sh"
-ROOTPATH="${1:-${DLDKD_DATA:-$REPO_ROOT/data}}"
-[ $# -gt 0 ] && shift
+dldkd_root "$@"
+[ "$DLDKD_ROOT_GIVEN" = 1 ] && shift
 dldkd_require_data "$ROOTPATH" charades i3d_rgb_lgi train
 dldkd_launch dldkd.train --collection charades --visual_feature i3d_rgb_lgi --root_path "$ROOTPATH" --dset_name charades \
   --exp_id charades_DLDKD --q_feat_size 1024 --lr 0.00024 --drop 0.15 --input_drop 0.15 --device_ids 0 \

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # DL-DKD on TVR with the paper's settings (the ICCV do_tvr.sh flags).
 # Usage: ./do_tvr.sh [ROOTPATH] [extra train flags, e.g. --label_style soft --device cpu]
-#   ROOTPATH defaults to $DLDKD_DATA or <repo>/data. Results: ROOTPATH/tvr/results/<run>/.
+#   ROOTPATH defaults to $VIDEOKD_DATA (or the older $DLDKD_DATA), else <repo>/data.
+#   Results: ROOTPATH/tvr/results/<run>/ (opt.json, model.ckpt, train.log.txt, TensorBoard, metrics).
 #   NPROC=N (or auto) trains with N processes (DDP); the global batch stays --bsz videos.
 source "$(dirname "${BASH_SOURCE[0]}")/_run.sh"
-ROOTPATH="${1:-${DLDKD_DATA:-$REPO_ROOT/data}}"
-[ $# -gt 0 ] && shift
+dldkd_root "$@"
+[ "$DLDKD_ROOT_GIVEN" = 1 ] && shift
 dldkd_require_data "$ROOTPATH" tvr i3d_resnet train
 dldkd_launch dldkd.train --collection tvr --visual_feature i3d_resnet --root_path "$ROOTPATH" --dset_name tvr \
   --q_feat_size 768 --model_name DLDKD --margin 0.1 --device_ids 0 --B_hidden_size 384 --A_hidden_size 384 \

@@ -1,8 +1,7 @@
-"""The original entry point ``python method/eval.py ...``: same flags as ``python -m dldkd.evaluate``."""
+"""The original entry point ``python method/eval.py ...``: same flags as ``python -m dldkd.test``."""
 
-import sys
-
-from dldkd.evaluate import main
+from dldkd.test import main
+from videokd.cli import run_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main, prog="method/eval.py"))

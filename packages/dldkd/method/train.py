@@ -1,8 +1,7 @@
 """The original entry point ``python method/train.py ...``: same flags as ``python -m dldkd.train``."""
 
-import sys
-
 from dldkd.train import main
+from videokd.cli import run_main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(run_main(main, prog="method/train.py"))

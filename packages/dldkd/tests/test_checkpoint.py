@@ -20,8 +20,7 @@ from dldkd.checkpoint import (
     to_original_state_dict,
 )
 from dldkd.model import build_model
-from dldkd.runner import load_model_from_run
-from dldkd.train import save_model_checkpoint
+from dldkd.runner import load_model_from_run, save_model_checkpoint
 
 
 def _tiny(share: bool = True):

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from dldkd.config import build_parser, parse_test_options, parse_train_options, resolve_device, save_options
+from dldkd.config import (
+    OptionError,
+    build_parser,
+    parse_test_options,
+    parse_train_options,
+    resolve_device,
+    save_options,
+)
 
 DATA = ["--root_path", "/data", "--collection", "tvr", "--visual_feature", "i3d_resnet"]
 
@@ -112,7 +119,7 @@ def test_paper_script_flags_parse() -> None:
 
 
 def test_student_other_than_i3d_is_a_clear_error() -> None:
-    with pytest.raises(SystemExit, match="only 'i3d'"):
+    with pytest.raises(OptionError, match="only 'i3d'"):
         parse_train_options(DATA + ["--student", "clip"])
 
 
@@ -157,7 +164,7 @@ def test_opt_json_round_trip_and_test_merge(tmp_path: Path) -> None:
     Path(opt.results_dir).rename(moved)
     test = parse_test_options(["--root_path", str(tmp_path), "--collection", "tvr", "--model_dir", str(moved)])
     assert test.results_dir == str(moved.resolve()) and test.ckpt_filepath == str(moved.resolve() / "model.ckpt")
-    with pytest.raises(SystemExit, match="no opt.json"):
+    with pytest.raises(OptionError, match="no run dir"):
         parse_test_options(["--root_path", str(tmp_path), "--collection", "tvr", "--model_dir", "nope"])
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -119,7 +121,7 @@ def test_missing_data_gives_a_message_not_a_traceback(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_dldkd_pp_soft_labels_train(prvr_root: Path, tmp_path: Path) -> None:
     from dldkd.config import parse_train_options
-    from dldkd.train import run_training
+    from dldkd.runner import run_training
 
     opt = parse_train_options(
         [
@@ -154,38 +156,66 @@ def test_dldkd_pp_soft_labels_train(prvr_root: Path, tmp_path: Path) -> None:
     assert ckpt["model_cfg"]["share_query_input_proj"] is False
 
 
+def _kill_after_epoch(cmd: list[str], run_root: Path, epoch: int, timeout: float = 600) -> Path:
+    """Start ``cmd`` and SIGKILL its process group once a run's ``last.pt`` has finished ``epoch``."""
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            lasts = list(run_root.glob("*/checkpoints/last.pt")) if run_root.is_dir() else []
+            if lasts and torch.load(lasts[0], weights_only=True)["epoch"] >= epoch:
+                return lasts[0].parents[1]
+            if proc.poll() is not None:
+                raise AssertionError(f"finished before being killed:\n{proc.stdout.read().decode()[-3000:]}")
+            time.sleep(0.05)
+        raise AssertionError("no checkpoint in time")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @pytest.mark.slow
 def test_resume_continues_an_interrupted_run(prvr_root: Path, tmp_path: Path) -> None:
-    """--resume RUN_DIR picks up checkpoints/last.pt: the second invocation trains only the missing
-    epochs, in the same run dir, and the metrics log has every step exactly once."""
+    """A run killed after epoch 2 of 4 continues with --resume RUN_DIR in the same run dir: every step
+    trained and every train.log line written exactly once, "resumed at epoch 2" in the log. A resume
+    whose options differ from the run's is refused before anything is written."""
     root = tmp_path / "runs"
-    base = [*SMALL, "--max_es_cnt", "-1", "--results_root", str(root), "--exp_id", "resume"]
-    first = subprocess.run(
-        ["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--n_epoch", "2"],
+    base = [*SMALL, "--max_es_cnt", "-1", "--results_root", str(root), "--exp_id", "resume", "--n_epoch", "4"]
+    rd = _kill_after_epoch(["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base], root, epoch=2)
+    killed_at = torch.load(rd / "checkpoints" / "last.pt", weights_only=True)["epoch"]
+    assert killed_at in (2, 3)
+    opt_before = (rd / "opt.json").read_bytes()
+
+    # a different learning rate (and hidden size) on resume: an error listing both, nothing written
+    wrong = subprocess.run(
+        ["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--lr", "0.01", "--B_hidden_size", "16"]
+        + ["--resume", rd.name],
         env=_env(),
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=120,
     )
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    (rd,) = list(root.iterdir())
-    assert torch.load(rd / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 2
-    steps_first = [json.loads(line)["step"] for line in (rd / "metrics.jsonl").read_text().splitlines()]
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, wrong.stderr
+    assert "--lr 0.01 (the run has 0.001)" in wrong.stderr and "--B_hidden_size 16" in wrong.stderr
+    assert (rd / "opt.json").read_bytes() == opt_before
 
     again = subprocess.run(
-        ["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--n_epoch", "3", "--resume", rd.name],
+        ["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--resume", rd.name],
         env=_env(),
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert f"resumed at epoch {killed_at}, step" in again.stdout
     assert list(root.iterdir()) == [rd], "resume must not start a new run dir"
-    assert torch.load(rd / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 3
+    assert torch.load(rd / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 4
     records = [json.loads(line) for line in (rd / "metrics.jsonl").read_text().splitlines()]
     train_steps = [r["step"] for r in records if any(k.startswith("train/") for k in r)]
     assert len(train_steps) == len(set(train_steps)), "a step was trained twice"
-    assert max(r["step"] for r in records) > max(steps_first)
+    epochs_logged = re.findall(r"\[Epoch\] (\d+)", (rd / "train.log.txt").read_text())
+    assert epochs_logged == ["000", "001", "002", "003"]
 
     missing = subprocess.run(
         ["bash", str(PKG / "do_tvr.sh"), str(prvr_root), *base, "--resume", "nope"],
@@ -194,7 +224,7 @@ def test_resume_continues_an_interrupted_run(prvr_root: Path, tmp_path: Path) ->
         text=True,
         timeout=120,
     )
-    assert missing.returncode != 0 and "no checkpoint to resume from" in missing.stderr
+    assert missing.returncode == 2 and "no checkpoint to resume from" in missing.stderr
 
 
 @pytest.mark.slow

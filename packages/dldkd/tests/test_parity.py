@@ -358,7 +358,7 @@ def check_schedule_pp(fx: dict) -> None:
 
 
 def check_schedule_lr_warmup_linear(fx: dict) -> None:
-    from dldkd.train import lr_multiplier
+    from dldkd.runner import lr_multiplier
 
     i, o = fx["inputs"], fx["outputs"]
     got = []
@@ -376,7 +376,7 @@ def check_schedule_lr_warmup_linear(fx: dict) -> None:
 
 
 def check_optimizer_bertadam(fx: dict) -> None:
-    from dldkd.train import build_optimizer
+    from dldkd.runner import build_optimizer
 
     c, i, o = fx["config"], fx["inputs"], fx["outputs"]
     names = list(i["param_names"])

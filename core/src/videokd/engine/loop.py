@@ -241,6 +241,7 @@ class Trainer:
         # progress counters (all restored on resume)
         self.epoch = 0  # the epoch being run (0-based)
         self.eval_epoch = 0  # the epoch the running/last evaluation belongs to (-1: before training)
+        self.resumed_at: Optional[tuple[int, int]] = None  # (epoch, step) when fit() resumed from last.pt
         self.batch_in_epoch = 0  # batches of `epoch` already consumed
         self.step = 0  # optimizer steps done
         self.best: Optional[float] = None
@@ -272,6 +273,7 @@ class Trainer:
         """Train (resuming when ``last.pt`` exists); returns a summary dict."""
         cfg = self.cfg
         resumed = self._maybe_resume()
+        self.resumed_at = (self.epoch, self.step) if resumed else None
         if self.out_dir is not None:
             self.logger = MetricLogger(
                 self.out_dir,
@@ -385,7 +387,7 @@ class Trainer:
         self.last_metrics = {**epoch_train, **metrics}
         self.history.append({"epoch": epoch, **self.last_metrics})
         if self.logger is not None:
-            lr = {f"epoch/lr_group{g}": float(pg["lr"]) for g, pg in enumerate(self.optimizer.param_groups)}
+            lr = {f"epoch/lr_group{g}": v for g, v in enumerate(self.group_lrs())}
             self.logger.log({**self.last_metrics, **lr}, step=self.step, epoch=epoch)
         if is_best and self.on_best is not None:
             self.on_best(self, dict(metrics))
@@ -448,6 +450,17 @@ class Trainer:
         cap = self.cfg.max_batches_per_epoch
         return n if cap is None else min(n, cap)
 
+    def group_lrs(self) -> list[float]:
+        """The learning rate each parameter group is trained with now, as logged.
+
+        An optimizer that schedules internally (``BertAdam``'s warmup-linear multiplier) reports
+        its effective rates through ``get_lr()``; otherwise the groups' ``lr``.
+        """
+        get_lr = getattr(self.optimizer, "get_lr", None)
+        if callable(get_lr):
+            return [float(v) for v in get_lr()]
+        return [float(pg["lr"]) for pg in self.optimizer.param_groups]
+
     def _n_batches(self) -> int:
         return self.batches_per_epoch
 
@@ -505,7 +518,7 @@ class Trainer:
             raise FloatingPointError(
                 f"non-finite training loss {values['train/loss']} at step {self.step} (epoch {self.epoch + 1})"
             )
-        extra = {f"train/lr_group{g}": float(pg["lr"]) for g, pg in enumerate(self.optimizer.param_groups)}
+        extra = {f"train/lr_group{g}": v for g, v in enumerate(self.group_lrs())}
         extra["train/steps_per_s"] = steps / max(seconds, 1e-9)
         if self.precision.scaler is not None:
             extra["train/loss_scale"] = self.precision.loss_scale

@@ -8,7 +8,9 @@ Modules:
 * :mod:`dldkd.evaluate` - vectorised, chunked evaluation (:func:`evaluate_model`, :class:`FrameIndex`);
 * :mod:`dldkd.checkpoint` - original ICCV / DL-DKD++ state dicts and ``model.ckpt`` files;
 * :mod:`dldkd.config` - the original command-line options;
-* :mod:`dldkd.train` / :mod:`dldkd.runner` - ``python -m dldkd.train`` and ``python -m dldkd.evaluate``.
+* :mod:`dldkd.runner` - a run built from the options: data, model, the core Trainer and its hooks;
+* :mod:`dldkd.train` / :mod:`dldkd.test` - the entry points ``python -m dldkd.train`` / ``python -m dldkd.test``
+  (imports run one way: entry -> runner -> evaluate).
 """
 
 __version__ = "0.1.0"

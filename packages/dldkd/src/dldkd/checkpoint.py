@@ -195,6 +195,14 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+def _unreadable(path: Path, err: BaseException) -> CheckpointError:
+    first_line = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    return CheckpointError(
+        f"{path} ({path.stat().st_size} bytes) is truncated or corrupt and cannot be read ({first_line}); "
+        "copy or download it again"
+    )
+
+
 def load_checkpoint_file(path: str | os.PathLike, *, trusted: bool = False) -> dict[str, Any]:
     """Read a checkpoint written by this package or by the original training script.
 
@@ -213,7 +221,7 @@ def load_checkpoint_file(path: str | os.PathLike, *, trusted: bool = False) -> d
         pass  # not plain data: try the restricted unpickler below
     except Exception as first:  # truncated zip, wrong format, ...
         if "weights_only" not in str(first).lower() and "unpickl" not in str(first).lower():
-            raise CheckpointError(f"cannot read checkpoint {path}: {first}") from first
+            raise _unreadable(path, first) from None
     try:
         obj = torch.load(path, map_location="cpu", weights_only=False, pickle_module=_restricted_pickle_module())
         return _plain(obj)
@@ -226,7 +234,7 @@ def load_checkpoint_file(path: str | os.PathLike, *, trusted: bool = False) -> d
             "load it with trusted=True (uses torch.load(weights_only=False), which can run code from the file)."
         ) from second
     except Exception as second:
-        raise CheckpointError(f"cannot read checkpoint {path}: {second}") from second
+        raise _unreadable(path, second) from None
 
 
 def model_state_from_checkpoint(ckpt: Mapping[str, Any]) -> dict[str, torch.Tensor]:
@@ -263,7 +271,7 @@ def config_from_state_dict(state_dict: Mapping[str, torch.Tensor], **overrides: 
 def model_from_state_dict(
     state_dict: Mapping[str, torch.Tensor],
     *,
-    n_heads: int = 4,
+    n_heads: Optional[int] = None,
     share_query_input_proj: Optional[bool] = None,
     **overrides: Any,
 ) -> tuple[DLDKD, str]:
@@ -276,6 +284,8 @@ def model_from_state_dict(
     from .model import DLDKD, DLDKDConfig
 
     native, layout = from_original_state_dict(state_dict)
+    if n_heads is None:  # not recoverable from shapes: the model's default
+        n_heads = DLDKDConfig.n_heads
     if share_query_input_proj is None:
         share_query_input_proj = layout != "master"
     cfg = config_from_state_dict(native, n_heads=n_heads, share_query_input_proj=share_query_input_proj, **overrides)

@@ -34,7 +34,14 @@ from typing import Any, Optional
 
 import torch
 
+from videokd.errors import UserError
+
+from .model import DLDKDConfig
+
 __all__ = [
+    "OptionError",
+    "RESUME_MAY_CHANGE",
+    "check_resume_options",
     "str2bool",
     "build_parser",
     "parse_train_options",
@@ -70,6 +77,43 @@ TEST_KEEP_CLI = (
     "trust_checkpoint",
     "results_dir",
     "eval_id",
+)
+
+
+class OptionError(UserError, ValueError):
+    """Command-line options that cannot work together (or with the saved run)."""
+
+
+# options a resumed run may change: where things are and how they run, not what is trained
+RESUME_MAY_CHANGE = frozenset(
+    {
+        "resume",
+        "results_dir",
+        "results_root",
+        "root_path",
+        "ckpt_filepath",
+        "train_log_filepath",
+        "eval_log_filepath",
+        "tensorboard_log_dir",
+        "exp_id",
+        "num_workers",
+        "no_core_driver",
+        "device",
+        "device_ids",
+        "no_pin_memory",
+        "pin_memory",
+        "eval_query_bsz",
+        "eval_context_bsz",
+        "max_es_cnt",
+    }
+)
+
+# the model's defaults are DLDKDConfig's (declared once)
+_MODEL = {f: getattr(DLDKDConfig, f) for f in ("n_heads", "max_ctx_l", "max_desc_l", "input_drop", "drop")}
+_MODEL.update(
+    initializer_range=DLDKDConfig.initializer_range,
+    inheritance_hidden=DLDKDConfig.inheritance_hidden,
+    exploration_hidden=DLDKDConfig.exploration_hidden,
 )
 
 
@@ -172,8 +216,8 @@ def build_parser(mode: str = "train") -> argparse.ArgumentParser:
     a("--hard_pool_size", type=int, default=20)
     a("--precision", type=str, default="fp32", choices=["fp32", "bf16"], help="training autocast precision")
     # --- data / model sizes
-    a("--max_desc_l", type=int, default=30)
-    a("--max_ctx_l", type=int, default=128)
+    a("--max_desc_l", type=int, default=_MODEL["max_desc_l"])
+    a("--max_ctx_l", type=int, default=_MODEL["max_ctx_l"])
     a("--train_path", type=str, default=None, help="(unused)")
     a("--eval_path", type=str, default=None, help="(unused)")
     a("--q_feat_size", type=int, default=1024, help="RoBERTa width: 768 for TVR, 1024 otherwise")
@@ -181,18 +225,18 @@ def build_parser(mode: str = "train") -> argparse.ArgumentParser:
     a("--no_norm_tfeat", action="store_true", help="(unused)")
     a("--vid_feat_size", type=int, default=None, help="(unused: read from shape.txt)")
     a("--max_position_embeddings", type=int, default=300, help="(unused)")
-    a("--n_heads", type=int, default=4)
-    a("--input_drop", type=float, default=0.1)
-    a("--drop", type=float, default=0.1)
-    a("--initializer_range", type=float, default=0.02)
+    a("--n_heads", type=int, default=_MODEL["n_heads"])
+    a("--input_drop", type=float, default=_MODEL["input_drop"])
+    a("--drop", type=float, default=_MODEL["drop"])
+    a("--initializer_range", type=float, default=_MODEL["initializer_range"])
     a("--model_name", type=str, default="DLDKD")
     # --- ICCV options
     a("--train_span_start_epoch", type=int, default=0, help="(unused)")
     a("--max_sub_l", type=int, default=50, help="(unused)")
     a("--sub_feat_size", type=int, default=768, help="(unused)")
     _bool_flag(p, "--use_sub", False, "(unused)")
-    a("--A_hidden_size", type=int, default=384, help="exploration branch width")
-    a("--B_hidden_size", type=int, default=384, help="inheritance branch width")
+    a("--A_hidden_size", type=int, default=_MODEL["exploration_hidden"], help="exploration branch width")
+    a("--B_hidden_size", type=int, default=_MODEL["inheritance_hidden"], help="inheritance branch width")
     a("--map_size", type=int, default=32, help="(stored only)")
     a("--clip_scale_w", type=float, default=0.7, help="fusion weight of the inheritance branch at inference")
     a("--frame_scale_w", type=float, default=0.3, help="fusion weight of the exploration branch at inference")
@@ -261,11 +305,11 @@ def resolve_device(spec: Any) -> torch.device:
         n = int(s)
         s = "cpu" if n < 0 else f"cuda:{n}"
     if s.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"--device {spec}: CUDA is not available here; use --device cpu (or auto)")
+        raise OptionError(f"--device {spec}: CUDA is not available here; use --device cpu (or auto)")
     try:
         return torch.device(s)
     except RuntimeError as err:
-        raise SystemExit(f"--device {spec!r}: {err}") from None
+        raise OptionError(f"--device {spec!r}: {err}") from None
 
 
 def auto_exp_id(opt: argparse.Namespace) -> str:
@@ -292,7 +336,7 @@ def auto_exp_id(opt: argparse.Namespace) -> str:
 
 def _finish_common(opt: argparse.Namespace) -> argparse.Namespace:
     if opt.student != "i3d":
-        raise SystemExit(f"--student {opt.student!r}: only 'i3d' student features are supported")
+        raise OptionError(f"--student {opt.student!r}: only 'i3d' student features are supported")
     if opt.inheritance_hidden is None:
         opt.inheritance_hidden = opt.B_hidden_size
     if opt.exploration_hidden is None:
@@ -311,25 +355,58 @@ def _finish_common(opt: argparse.Namespace) -> argparse.Namespace:
 
 
 def parse_train_options(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse and complete training options (run dir, file paths, device); writes nothing."""
+    """Parse and complete training options (run dir, file paths, device); writes nothing.
+
+    With ``--resume RUN`` the options are checked against ``RUN/opt.json`` first: any option that
+    changes what is trained (see :data:`RESUME_MAY_CHANGE` for the ones that may differ) is an error
+    listing every difference, before anything is written.
+    """
     opt = build_parser("train").parse_args(argv)
     for name in ("root_path", "collection", "visual_feature"):
         if getattr(opt, name) is None:
-            raise SystemExit(f"--{name} is required for training")
+            raise OptionError(f"--{name} is required for training")
     opt = _finish_common(opt)
     if opt.results_root is None:
         opt.results_root = str(Path(opt.root_path) / opt.collection / ("debug_results" if opt.debug else "results"))
     if opt.exp_id is None:
         opt.exp_id = auto_exp_id(opt)
     if opt.resume:
-        opt.results_dir = str(_resolve_resume_dir(opt.resume, Path(opt.results_root)))
+        run_dir = _resolve_resume_dir(opt.resume, Path(opt.results_root))
+        opt.results_dir = str(run_dir)
+        set_derived_paths(opt)
+        saved_path = run_dir / "opt.json"
+        try:
+            saved = json.loads(saved_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise OptionError(f"--resume {opt.resume!r}: {saved_path} is missing; cannot check the options") from None
+        except json.JSONDecodeError as err:
+            raise OptionError(f"{saved_path} is not valid JSON ({err}); cannot resume this run") from None
+        check_resume_options(opt, saved, source=saved_path)
     else:
         stamp = time.strftime("%Y_%m_%d_%H_%M_%S")
         opt.results_dir = str(Path(opt.results_root) / f"{opt.dset_name}-{opt.exp_id}-{stamp}")
-    set_derived_paths(opt)
+        set_derived_paths(opt)
     if opt.hard_pool_size > opt.bsz:
         print(f"[dldkd] warning: hard_pool_size {opt.hard_pool_size} > bsz {opt.bsz}", file=sys.stderr)
     return opt
+
+
+def check_resume_options(opt: argparse.Namespace, saved: dict, *, source: Any = "opt.json") -> None:
+    """Raise :class:`OptionError` listing every option of ``opt`` that differs from the saved run's."""
+    diffs = []
+    for key, value in sorted(vars(opt).items()):
+        if key in RESUME_MAY_CHANGE or key not in saved:
+            continue
+        old = saved[key]
+        same = old == value or (isinstance(old, list) and isinstance(value, tuple) and list(value) == old)
+        if not same:
+            diffs.append(f"--{key} {value!r} (the run has {old!r})")
+    if diffs:
+        raise OptionError(
+            f"--resume: these options differ from {source}:\n  "
+            + "\n  ".join(diffs)
+            + "\npass the run's values (or start a new run without --resume); nothing was written"
+        )
 
 
 def _resolve_resume_dir(resume: str, results_root: Path) -> Path:
@@ -340,7 +417,7 @@ def _resolve_resume_dir(resume: str, results_root: Path) -> Path:
         if (c / "checkpoints" / "last.pt").is_file():
             return c.resolve()
     tried = ", ".join(str(c / "checkpoints" / "last.pt") for c in candidates)
-    raise SystemExit(f"--resume {resume!r}: no checkpoint to resume from (looked for {tried})")
+    raise OptionError(f"--resume {resume!r}: no checkpoint to resume from (looked for {tried})")
 
 
 def set_derived_paths(opt: argparse.Namespace) -> None:
@@ -354,7 +431,11 @@ def set_derived_paths(opt: argparse.Namespace) -> None:
 
 def _resolve_model_dir(opt: argparse.Namespace) -> Path:
     """``--model_dir`` as given when it exists, else under ``--results_root`` (default
-    ``<root_path>/<collection>/results``), else under ``./results`` (the original's place)."""
+    ``<root_path>/<collection>/results``), else under ``./results`` (the original's place).
+
+    The answer is a run dir holding ``opt.json`` (+ ``model.ckpt``), a folder holding only a
+    ``model.ckpt`` (a released checkpoint), or a checkpoint file.
+    """
     given = Path(opt.model_dir).expanduser()
     candidates = [given]
     if not given.is_absolute():
@@ -364,34 +445,69 @@ def _resolve_model_dir(opt: argparse.Namespace) -> Path:
             candidates.append(Path(opt.root_path) / opt.collection / "results" / given)
         candidates.append(Path("results") / given)
     for c in candidates:
-        if (c / "opt.json").is_file():
+        if c.is_file() or (c / "opt.json").is_file() or (c / "model.ckpt").is_file():
             return c.resolve()
     tried = ", ".join(str(c) for c in candidates)
-    raise SystemExit(f"--model_dir {opt.model_dir!r}: no opt.json found (looked in {tried})")
+    raise OptionError(
+        f"--model_dir {opt.model_dir!r}: no run dir (opt.json), model.ckpt or checkpoint file found (looked in {tried})"
+    )
+
+
+# model_cfg keys of an original checkpoint -> the options evaluation needs
+_CFG_TO_OPTIONS = {
+    "max_ctx_l": "max_ctx_l",
+    "max_desc_l": "max_desc_l",
+    "query_input_size": "q_feat_size",
+    "n_heads": "n_heads",
+}
+
+
+def _options_from_checkpoint(path: Path) -> dict[str, Any]:
+    """What a checkpoint without opt.json says about its run: this package's saved ``opt``, or an
+    original checkpoint's ``model_cfg`` (EasyDict) mapped onto option names."""
+    from .checkpoint import load_checkpoint_file
+
+    ckpt = load_checkpoint_file(path)
+    if isinstance(ckpt.get("opt"), dict):
+        return dict(ckpt["opt"])
+    cfg = ckpt.get("model_cfg") if isinstance(ckpt.get("model_cfg"), dict) else {}
+    return {opt_key: cfg[k] for k, opt_key in _CFG_TO_OPTIONS.items() if cfg.get(k) is not None}
 
 
 def parse_test_options(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
-    """Parse test options and merge the run's saved ``opt.json`` (saved values win except for
+    """Parse test options and merge the run's saved options (saved values win except for
     :data:`TEST_KEEP_CLI`). The checkpoint is read from the model dir itself, so a moved or
-    renamed run dir still evaluates (the original used the saved absolute ``results_dir``)."""
+    renamed run dir still evaluates (the original used the saved absolute ``results_dir``).
+
+    ``--model_dir`` may also name a folder holding only ``model.ckpt`` or the checkpoint file itself
+    (a released checkpoint): the options then come from the checkpoint (sizes from its config) and
+    the command line; results are written next to the checkpoint.
+    """
     cli = build_parser("test").parse_args(argv)
     model_dir = _resolve_model_dir(cli)
-    try:
-        saved = json.loads((model_dir / "opt.json").read_text())
-    except json.JSONDecodeError as err:
-        raise SystemExit(f"{model_dir / 'opt.json'} is not valid JSON: {err}") from None
+    ckpt_file = model_dir if model_dir.is_file() else model_dir / "model.ckpt"
+    run_dir = ckpt_file.parent
+    if (run_dir / "opt.json").is_file() and not model_dir.is_file():
+        try:
+            saved = json.loads((run_dir / "opt.json").read_text(encoding="utf-8"))
+        except json.JSONDecodeError as err:
+            raise OptionError(f"{run_dir / 'opt.json'} is not valid JSON: {err}") from None
+    else:
+        saved = _options_from_checkpoint(ckpt_file)
     opt = argparse.Namespace(**vars(cli))
     for key, value in saved.items():
         # the command line wins for these when given (e.g. a moved dataset, a CPU-only machine)
         if key in TEST_KEEP_CLI and getattr(cli, key, None) is not None:
             continue
         setattr(opt, key, value)
-    opt.model_dir = str(model_dir)
-    opt.results_dir = str(model_dir)
+    opt.model_dir = str(run_dir)
+    opt.results_dir = str(run_dir)
     opt = _finish_common(opt)
     set_derived_paths(opt)
-    if opt.root_path is None:
-        raise SystemExit("--root_path is required (the dataset root)")
+    opt.ckpt_filepath = str(ckpt_file)
+    for name in ("root_path", "collection", "visual_feature"):
+        if getattr(opt, name, None) is None:
+            raise OptionError(f"--{name} is required (not stored with {ckpt_file})")
     return opt
 
 

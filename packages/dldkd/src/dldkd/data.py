@@ -22,6 +22,7 @@ frame counts that differ from the student's (the original silently truncated or 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,8 +127,14 @@ def read_captions(path: str | os.PathLike) -> list[tuple[str, str]]:
     if not path.is_file():
         raise FileNotFoundError(f"caption file not found: {path}")
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        line = line.strip()
+    for n, raw in enumerate(path.read_bytes().splitlines(), 1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"{path}:{n}: not UTF-8 text (byte 0x{raw[err.start]:02x} at column {err.start + 1}); "
+                "caption files must be UTF-8"
+            ) from None
         if not line:
             continue
         cap_id, _, text = line.partition(" ")
@@ -245,8 +252,10 @@ class PRVRTrainDataset(Dataset):
         max_ctx_l: int = 128,
         max_desc_l: int = 30,
         use_teacher: bool = True,
+        resample_to_teacher: bool = False,
     ) -> None:
         self.paths = paths
+        self.resample_to_teacher = resample_to_teacher
         self.feats = _Features(paths, q_feat_size=q_feat_size, max_ctx_l=max_ctx_l, max_desc_l=max_desc_l)
         cap_ids = [c for c, _ in read_captions(paths.captions(split))]
         self.video_ids, self.vid_caps = group_captions(cap_ids)
@@ -272,33 +281,55 @@ class PRVRTrainDataset(Dataset):
             raise DataError(
                 f"videos missing from the teacher video file {self.paths.clip_video}: {_summarise(missing)}"
             )
-        dims = set()
+        width: Optional[int] = None
+        first_video = None
         for v in self.video_ids:
             shape = self.clip_video.shape(v)
             n_student = len(self.feats.video2frames[v])
-            if len(shape) != 2 or shape[0] != n_student:
+            if len(shape) != 2:
+                raise DataError(
+                    f"video {v!r}: teacher features in {self.paths.clip_video} have shape {shape}, expected (n_frames, Dc)"
+                )
+            if self.resample_to_teacher:
+                if shape[0] > n_student:
+                    raise DataError(
+                        f"video {v!r}: the teacher ({self.paths.clip_video.name}) has {shape[0]} frames, more than the "
+                        f"student's {n_student}; the student can only be pooled down to the teacher's count"
+                    )
+            elif shape[0] != n_student:
                 raise DataError(
                     f"video {v!r}: teacher features {self.paths.clip_video.name} have shape {shape} but the student "
-                    f"has {n_student} frames; teacher and student frame counts must be equal"
+                    f"has {n_student} frames; teacher and student frame counts must be equal "
+                    "(DL-DKD++, --label_style soft, pools the student down to the teacher's count)"
                 )
-            dims.add(shape[1])
+            if width is None:
+                width, first_video = shape[1], v
+            elif shape[1] != width:
+                raise DataError(
+                    f"video {v!r}: teacher features in {self.paths.clip_video} are {shape[1]}-d, "
+                    f"but video {first_video!r} has {width}-d features; every teacher video must have the same width"
+                )
         first = cap_ids[0] if cap_ids[0] in text_keys else cap_ids[0].replace("#enc#", "#")
         text_shape = self.clip_text.shape(first)
-        if (
-            len(dims) != 1
-            or text_shape[-1] not in dims
-            or len(text_shape) > 2
-            or (len(text_shape) == 2 and text_shape[0] != 1)
-        ):
+        if text_shape[-1] != width or len(text_shape) > 2 or (len(text_shape) == 2 and text_shape[0] != 1):
             raise DataError(
-                f"teacher widths disagree: video feature widths {sorted(dims)} in {self.paths.clip_video.name}, "
-                f"caption feature {cap_ids[0]!r} has shape {text_shape} in {self.paths.clip_text.name} (expected (1, Dc) or (Dc,))"
+                f"caption {cap_ids[0]!r}: teacher feature in {self.paths.clip_text} has shape {text_shape}, expected "
+                f"(1, {width}) or ({width},) to match the teacher video features (e.g. video {first_video!r})"
             )
-        self.teacher_dim = dims.pop()
+        self.teacher_dim = width
 
     @property
     def visual_input_size(self) -> int:
         return self.feats.bigfile.ndims
+
+    def _student_frames(self, vid: str) -> np.ndarray:
+        """The student's frames, pooled to at most ``max_ctx_l`` rows (DL-DKD++: first down to the teacher's count)."""
+        if not (self.use_teacher and self.resample_to_teacher):
+            return self.feats.frames(vid)
+        raw = video_frame_features(self.feats.bigfile, self.feats.video2frames, vid)
+        n_teacher = self.clip_video.shape(vid)[0]
+        pooled = uniform_feature_sampling(np.asarray(raw, dtype=np.float64), n_teacher)
+        return preprocess_frames(pooled, self.feats.max_ctx_l, normalize=True)
 
     def __len__(self) -> int:
         return len(self.video_ids)
@@ -310,13 +341,13 @@ class PRVRTrainDataset(Dataset):
             "video_id": vid,
             "index": index,
             "cap_ids": cap_ids,
-            "frame_video_feature": torch.from_numpy(self.feats.frames(vid).astype(np.float32)),
+            "frame_video_feature": torch.from_numpy(self._student_frames(vid).astype(np.float32)),
             "cap_tensors": [torch.from_numpy(self.feats.tokens(c)) for c in cap_ids],
         }
         if self.use_teacher:
             teacher = np.asarray(self.clip_video[vid])
             n_student = len(self.feats.video2frames[vid])
-            if teacher.shape[0] != n_student:
+            if teacher.shape[0] > n_student or (teacher.shape[0] != n_student and not self.resample_to_teacher):
                 raise DataError(f"video {vid!r}: teacher has {teacher.shape[0]} frames, student {n_student}")
             item["clip_video_feature"] = torch.from_numpy(
                 preprocess_frames(teacher, self.feats.max_ctx_l, normalize=False).astype(np.float32)
@@ -445,3 +476,45 @@ def collate_text_val(items: Sequence[tuple[torch.Tensor, int, str]]) -> dict[str
     items = sorted(items, key=lambda it: it[0].shape[0], reverse=True)
     target, mask = _pad([it[0] for it in items])
     return {"target": target, "words_mask": mask, "idxs": [it[1] for it in items], "cap_ids": [it[2] for it in items]}
+
+
+# ---------------------------------------------------------------------------------------------
+# `python -m dldkd.data check ROOT COLLECTION FEATURE PHASE` (the launch scripts' data check)
+
+#: the synthetic-dataset format that writes each collection's layout (datasets/make_synthetic.py)
+SYNTHETIC_FORMATS = {"tvr": "tvr", "activitynet": "activitynet-prvr", "charades": "charades-prvr"}
+
+
+def missing_data_message(paths: CollectionPaths, phase: str, *, use_teacher: bool = True) -> Optional[str]:
+    """``None`` when every file ``phase`` reads exists, else what is missing and what to do."""
+    missing = paths.missing(phase, use_teacher=use_teacher)
+    if not missing:
+        return None
+    fmt = SYNTHETIC_FORMATS.get(paths.collection, paths.collection)
+    lines = [f"[dldkd] the {paths.collection} data is not under {paths.root}. Missing:"]
+    lines += [f"          {p}" for p in missing]
+    lines += [
+        "[dldkd] get the MS-SL feature bundle (<collection>.zip) and the DL-DKD CLIP teacher features",
+        "        (packages/dldkd/README.md, 'Data'), unzip them into ROOTPATH, or make a synthetic stand-in:",
+        f"          python datasets/make_synthetic.py {fmt} {paths.root}",
+    ]
+    return "\n".join(lines)
+
+
+def _check_main(argv: Sequence[str]) -> int:
+    if len(argv) != 4 or argv[3] not in ("train", "val", "test"):
+        print("usage: python -m dldkd.data check ROOT COLLECTION FEATURE train|val|test", file=sys.stderr)
+        return 2
+    root, collection, feature, phase = argv
+    message = missing_data_message(collection_paths(root, collection, feature), phase)
+    if message:
+        print(message, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] != ["check"]:
+        print("usage: python -m dldkd.data check ROOT COLLECTION FEATURE train|val|test", file=sys.stderr)
+        raise SystemExit(2)
+    raise SystemExit(_check_main(sys.argv[2:]))

@@ -15,7 +15,6 @@ Scores: ``S_X[i, v] = max_l cos(q_i^X, f_{v,l}^X)`` per branch and the fused
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,7 +39,6 @@ __all__ = [
     "fusion_weights",
     "write_results",
     "format_table",
-    "main",
 ]
 
 
@@ -288,14 +286,3 @@ def write_results(
             gt_vid = result.video_ids[result.gt_index[i][0]]
             f.write(f"{qid}\t{gt_vid}\t" + "\t".join(str(cols[k][i]) for k in names) + "\n")
     return {"metrics": metrics_path, "ranks": ranks_path}
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """``python -m dldkd.evaluate --collection C --visual_feature F --root_path R --dset_name C --model_dir M``."""
-    from .runner import run_test  # local: keeps `import dldkd.evaluate` light
-
-    return run_test(argv)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

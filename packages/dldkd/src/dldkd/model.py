@@ -257,35 +257,6 @@ def _check_inputs(
         raise ValueError(f"text mask must be (Nq, Lq) = {tuple(text_feat.shape[:2])}, got {tuple(text_mask.shape)}")
 
 
-def build_model(
-    *,
-    visual_input_size: int,
-    query_input_size: int,
-    inheritance_hidden: int = 384,
-    exploration_hidden: int = 384,
-    n_heads: int = 4,
-    max_ctx_l: int = 128,
-    max_desc_l: int = 30,
-    input_drop: float = 0.1,
-    drop: float = 0.1,
-    initializer_range: float = 0.02,
-    double_branch: bool = True,
-    share_query_input_proj: bool = True,
-) -> DLDKD:
-    """Keyword-only builder of :class:`DLDKD` (see :class:`DLDKDConfig` for the meaning)."""
-    return DLDKD(
-        DLDKDConfig(
-            visual_input_size=visual_input_size,
-            query_input_size=query_input_size,
-            inheritance_hidden=inheritance_hidden,
-            exploration_hidden=exploration_hidden,
-            n_heads=n_heads,
-            max_ctx_l=max_ctx_l,
-            max_desc_l=max_desc_l,
-            input_drop=input_drop,
-            drop=drop,
-            initializer_range=initializer_range,
-            double_branch=double_branch,
-            share_query_input_proj=share_query_input_proj,
-        )
-    )
+def build_model(*, visual_input_size: int, query_input_size: int, **options: Any) -> DLDKD:
+    """Keyword-only builder of :class:`DLDKD`; ``options`` are :class:`DLDKDConfig` fields (its defaults apply)."""
+    return DLDKD(DLDKDConfig(visual_input_size=visual_input_size, query_input_size=query_input_size, **options))
