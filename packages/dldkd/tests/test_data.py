@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import gc
 import pickle
 from pathlib import Path
 
@@ -130,6 +131,61 @@ def test_bad_caption_line_names_file_and_line(prvr_copy: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"tvrtrain\.caption\.txt:3"):
         read_captions(path)
+
+
+def test_non_utf8_caption_file_names_file_and_line(prvr_copy: Path) -> None:
+    path = _paths(prvr_copy).captions("train")
+    lines = path.read_bytes().splitlines()
+    lines[4] = lines[4] + b" caf\xe9"  # latin-1
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    with pytest.raises(DataError, match=r"tvrtrain\.caption\.txt:5: not UTF-8 text \(byte 0xe9"):
+        read_captions(path)
+
+
+def test_teacher_width_mismatch_names_the_video(prvr_copy: Path) -> None:
+    paths = _paths(prvr_copy)
+    video_ids = list(dict.fromkeys(c.split("#")[0] for c, _ in read_captions(paths.captions("train"))))
+    odd = video_ids[3]
+    with h5py.File(paths.clip_video, "a") as f:
+        arr = f[odd][()]
+        del f[odd]
+        f.create_dataset(odd, data=np.concatenate([arr, arr[:, :2]], axis=1))
+    with pytest.raises(DataError, match=f"video '{odd}'.* 12-d, but video '{video_ids[0]}' has 10-d"):
+        PRVRTrainDataset(paths, q_feat_size=12)
+
+
+def test_dldkd_pp_pools_the_student_down_to_the_teacher_frame_count(prvr_copy: Path) -> None:
+    from videokd.data.features import uniform_feature_sampling
+
+    paths = _paths(prvr_copy)
+    ds0 = PRVRTrainDataset(paths, q_feat_size=12, use_teacher=False)
+    vid = next(v for v in ds0.video_ids if len(ds0.feats.video2frames[v]) >= 9)
+    n_student = len(ds0.feats.video2frames[vid])
+    n_teacher = n_student // 3
+    with h5py.File(paths.clip_video, "a") as f:
+        arr = f[vid][()]
+        del f[vid]
+        f.create_dataset(vid, data=arr[:n_teacher])
+    with pytest.raises(DataError, match=f"video '{vid}'.*label_style soft"):
+        PRVRTrainDataset(paths, q_feat_size=12)  # ICCV: counts must be equal
+    ds = PRVRTrainDataset(paths, q_feat_size=12, resample_to_teacher=True)
+    item = ds[ds.video_ids.index(vid)]
+    assert item["frame_video_feature"].shape == (n_teacher, 16) == item["clip_video_feature"].shape[:1] + (16,)
+    raw = ds.feats.bigfile.read(ds.feats.video2frames[vid]).astype(np.float64)
+    pooled = uniform_feature_sampling(raw, n_teacher)
+    expected = pooled / (np.linalg.norm(pooled, axis=1, keepdims=True) + 1e-5)
+    assert np.allclose(item["frame_video_feature"].numpy(), expected, atol=1e-6)
+    batch = collate_train([item, ds[0]])
+    assert batch["clip_video_features"].shape[:2] == batch["videos_mask"].shape
+    # a teacher with MORE frames than the student cannot be matched by pooling: named
+    ds.clip_video.close()
+    ds.clip_text.close()
+    gc.collect()  # the refused dataset above held the file open too
+    with h5py.File(paths.clip_video, "a") as f:
+        del f[vid]
+        f.create_dataset(vid, data=np.concatenate([arr, arr[:2]]))
+    with pytest.raises(DataError, match=f"video '{vid}'.*more than the student"):
+        PRVRTrainDataset(paths, q_feat_size=12, resample_to_teacher=True)
 
 
 def test_missing_files_listed(tmp_path: Path) -> None:
