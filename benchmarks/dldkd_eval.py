@@ -4,12 +4,14 @@ random features and a randomly initialised model at the paper's dims, and one tr
 the paper's batch (128 videos).
 
     python benchmarks/dldkd_eval.py [--sizes tvr activitynet] [--frames realistic|max]
-                                                    [--train-step] [--out FILE.json]
+                                    [--train-step] [--device cpu|cuda] [--precisions fp32 bf16] [--out FILE.json]
 
 ``--frames realistic`` draws per-video frame counts around the real feature lengths (TVR ~51,
 ActivityNet ~60 1.5-s clips, clipped to [8, 128]); ``max`` gives every video 128 frames (the
-upper bound the spec's cost table uses). Results go to ``benchmarks/results/dldkd_eval.json``
-beside this script unless ``--out`` says otherwise.
+upper bound of the original's cost). ``--device cuda`` runs the model, scoring and training step on
+the GPU (synchronised before every clock read) and records peak GPU memory; ``--precisions`` lists
+the training-step precisions (bf16 = autocast). Results go to ``benchmarks/results/dldkd_eval.json``
+(``dldkd_eval_cuda.json`` on a GPU) beside this script unless ``--out`` says otherwise.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from dldkd.losses import DLDKDLoss
 from dldkd.model import build_model
 from dldkd.runner import build_optimizer
 
+CPU = torch.device("cpu")
 SIZES = {  # (queries, videos, Dv, Dq, mean frames)
     "tvr": (10_895, 2_179, 3072, 768, 51),
     "activitynet": (15_753, 4_430, 1024, 1024, 60),
@@ -66,11 +69,33 @@ def _query_batches(n: int, dq: int, bsz: int, g: torch.Generator):
         yield {"target": feats, "words_mask": mask, "idxs": idx}
 
 
-def bench_eval(name: str, frames: str) -> dict:
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_mib(device: torch.device) -> float | None:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS (KiB on Linux)
+    except ImportError:  # pragma: no cover - not on Linux
+        return None
+
+
+def bench_eval(name: str, frames: str, device: torch.device = CPU) -> dict:
     nq, nv, dv, dq, mean = SIZES[name]
     g = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    model = build_model(visual_input_size=dv, query_input_size=dq).eval()
+    model = build_model(visual_input_size=dv, query_input_size=dq).eval().to(device)
+    _reset_peak(device)
     lengths = _lengths(nv, mean, frames, g)
     vids = [f"v{i}" for i in range(nv)]
     qids = [f"v{i % nv}#enc#{i}" for i in range(nq)]
@@ -82,7 +107,9 @@ def bench_eval(name: str, frames: str) -> dict:
         video_ids=vids,
         query_ids=qids,
         keep_scores=False,
+        device=device,
     )
+    _sync(device)
     total = time.perf_counter() - t0
     # the random-feature generation happens inside the encode phases; time it alone to subtract
     t1 = time.perf_counter()
@@ -101,14 +128,16 @@ def bench_eval(name: str, frames: str) -> dict:
         "seconds_random_input_generation_excluded": gen,
         "phases_s": res.timings,
         "fused_sumr_random_model": res.metrics["fused"]["sumr"],
+        "device": str(device),
+        "peak_memory_mib": _peak_mib(device),
     }
 
 
-def bench_train_step(name: str = "tvr", steps: int = 3) -> dict:
+def bench_train_step(name: str = "tvr", steps: int = 3, device: torch.device = CPU, precision: str = "fp32") -> dict:
     _, _, dv, dq, mean = SIZES[name]
     g = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
-    model = build_model(visual_input_size=dv, query_input_size=dq).train()
+    model = build_model(visual_input_size=dv, query_input_size=dq).train().to(device)
     crit = DLDKDLoss(margin=0.1, hard_pool_size=20)
     opt = build_optimizer(model.named_parameters(), lr=2.5e-4, warmup=0.01, t_total=1000)
     b, caps = 128, 5
@@ -121,15 +150,26 @@ def bench_train_step(name: str = "tvr", steps: int = 3) -> dict:
     t = torch.randn(nq, 30, dq, generator=g) * tm[..., None]
     labels = torch.arange(b).repeat_interleave(caps)
     tt, tv = torch.randn(nq, 512, generator=g), torch.randn(b, length, 512, generator=g) * vm[..., None]
+    v, vm, t, tm, labels, tt, tv = (x.to(device) for x in (v, vm, t, tm, labels, tt, tv))
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     times = []
+    _reset_peak(device)
     for _ in range(steps + 1):
+        _sync(device)
         t0 = time.perf_counter()
-        out = crit(
-            model(v, vm, t, tm), videos_mask=vm, labels=labels, teacher_text=tt, teacher_video=tv, kd_coefficient=0.1
-        )
+        with autocast:
+            out = crit(
+                model(v, vm, t, tm),
+                videos_mask=vm,
+                labels=labels,
+                teacher_text=tt,
+                teacher_video=tv,
+                kd_coefficient=0.1,
+            )
         out["loss_overall"].backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+        _sync(device)
         times.append(time.perf_counter() - t0)
     return {
         "split": name,
@@ -138,6 +178,9 @@ def bench_train_step(name: str = "tvr", steps: int = 3) -> dict:
         "padded_frames": length,
         "seconds_per_step": sorted(times[1:])[len(times[1:]) // 2],
         "first_step_s": times[0],
+        "device": str(device),
+        "precision": precision,
+        "peak_memory_mib": _peak_mib(device),
     }
 
 
@@ -146,23 +189,35 @@ def main() -> None:
     p.add_argument("--sizes", nargs="+", default=["tvr", "activitynet"], choices=sorted(SIZES))
     p.add_argument("--frames", default="realistic", choices=["realistic", "max"])
     p.add_argument("--train-step", action="store_true")
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "dldkd_eval.json")
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N")
+    p.add_argument("--precisions", nargs="+", default=["fp32"], choices=["fp32", "bf16"], help="training step")
+    p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: CUDA is not available here")
+    default_name = "dldkd_eval.json" if device.type == "cpu" else "dldkd_eval_cuda.json"
+    args.out = args.out or Path(__file__).parent / "results" / default_name
     info = {
         "machine": platform.processor() or platform.machine(),
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(),
         "load_avg_at_start": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "device": str(device),
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
     }
-    results = {"info": info, "eval": [], "train_step": None}
+    results = {"info": info, "eval": [], "train_step": None, "train_steps": []}
     for name in args.sizes:
-        r = bench_eval(name, args.frames)
+        r = bench_eval(name, args.frames, device)
         print(json.dumps(r), flush=True)
         results["eval"].append(r)
     if args.train_step:
-        results["train_step"] = bench_train_step()
-        print(json.dumps(results["train_step"]), flush=True)
+        for precision in args.precisions:
+            r = bench_train_step(device=device, precision=precision)
+            print(json.dumps(r), flush=True)
+            results["train_steps"].append(r)
+        results["train_step"] = results["train_steps"][0]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
