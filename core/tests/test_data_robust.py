@@ -185,3 +185,36 @@ def test_lazy_hdf5_opens_per_worker(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.hdf5"):
         LazyHDF5(tmp_path / "missing.hdf5")
     ds.store.close()
+
+
+def test_truncated_mp4_with_intact_index_counts_as_a_failure(tmp_path, videos, caplog):
+    """A cut mp4 whose moov atom is at the front opens and would read as a shorter video: the reader
+    rejects it, and the robust wrapper counts it like any other unreadable file."""
+    import av  # noqa: PLC0415
+
+    good, _ = videos
+    cut = tmp_path / "cut.mp4"
+    with av.open(str(cut), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        rng = np.random.default_rng(0)
+        for _ in range(40):
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+
+    evaluation = RobustDataset(_dataset(good, [cut]), train=False)
+    failed = evaluation[len(good)]
+    assert isinstance(failed, FailedSample) and failed.path == str(cut)
+    assert "VideoDecodeError" in failed.error and "truncated or corrupt" in failed.error
+    assert evaluation.failure_count == 1
+
+    training = RobustDataset(_dataset(good, [cut]), train=True, max_failure_rate=0.5, seed=0)
+    caplog.set_level(logging.WARNING, logger="videokd.data.robust")
+    frames, label = training[len(good)]
+    assert frames.shape == (4, 3, 32, 44) and label < len(good)  # replaced by a readable sample
+    assert training.failure_count == 1 and list(training.failures) == [str(cut)]
+    assert "cut.mp4" in caplog.text and "frames decodable" in caplog.text

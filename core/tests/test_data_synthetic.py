@@ -202,3 +202,27 @@ def test_videos_carry_a_learnable_signal(built):
     centres = torch.stack([xtr[ytr == c].mean(0) for c in range(3)])
     pred = torch.cdist(xva, centres).argmin(1)
     assert (pred == yva).float().mean() > 0.8  # chance is 1/3
+
+
+def test_family_modules_register_their_formats_and_clashes_are_refused():
+    import videokd.data.synthetic as synthetic  # noqa: PLC0415
+    from videokd.data.synthetic import register_format  # noqa: PLC0415
+
+    # the family modules registered their builders on import, in the historical order
+    assert list(FORMATS)[:3] == ["tvr", "activitynet-prvr", "charades-prvr"]
+    assert FORMATS["tvr"].__module__ == "videokd.data.synthetic.prvr"
+    assert FORMATS["esc50"].__module__ == "videokd.data.synthetic.audio"
+    with pytest.raises(ValueError, match="already registered"):
+        register_format("tvr", lambda out_dir, **kw: None)
+
+    @register_format("test-only-format")
+    def build(out_dir, **kwargs):
+        """A format added by a test."""
+        return synthetic.SyntheticDataset(Path(out_dir), "test-only-format")
+
+    try:
+        assert make_dataset("test-only-format", "/tmp/never").format == "test-only-format"
+        with pytest.raises(ValueError, match="docstring"):
+            register_format("undocumented", lambda out_dir, **kw: None)
+    finally:
+        del FORMATS["test-only-format"]

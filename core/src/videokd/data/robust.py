@@ -1,5 +1,11 @@
 """What happens when a sample's file is missing, empty, truncated or corrupt.
 
+"Truncated" includes an mp4 cut short whose index survives at the front of the file: the video
+reader compares the frames present with the container's own count and raises
+:class:`~videokd.data.video.VideoDecodeError` ("truncated or corrupt: 64 of 132 frames
+decodable ..."), which is one of :data:`MEDIA_ERRORS`, so it is skipped / reported here like any
+other unreadable file instead of being read as a shorter video.
+
 * **Training** (:class:`RobustDataset` with ``train=True``): the sample is skipped, another index
   is drawn at random, a warning names the file, and a counter is kept. If more than
   ``max_failure_rate`` of the attempts (after ``min_attempts``) fail, or ``max_retries`` draws in a

@@ -13,6 +13,16 @@ Frames come back as uint8 ``(T, H, W, 3)`` RGB or, with ``layout="tchw"``, float
 in ``[0, 1]``. Errors name the file: a missing file raises ``FileNotFoundError``, anything FFmpeg
 cannot open or decode (zero bytes, truncated, not a video) raises :class:`VideoDecodeError`.
 
+A file cut short whose index survives (an mp4 written with ``movflags=faststart`` keeps its
+``moov`` atom at the front) opens fine and would read as a shorter video. The demuxing pass that
+builds the frame index (packet headers only, no decoding) therefore compares the frames it found
+with what the container itself declares (its frame count, else its duration times the frame
+rate) and raises ``VideoDecodeError("... truncated or corrupt: 64 of 132 frames decodable ...")``
+when they fall short by more than :data:`TRUNCATION_TOLERANCE_FRAMES` frames (or 1 %), or when the
+file ends inside its last packet (FFmpeg flags that packet corrupt); the tolerance absorbs
+B-frame / edit-list differences of complete files. This costs nothing on the
+decoding path: the numbers compared come from the index pass every read already does.
+
 decord and torchcodec are optional backends (:func:`read_frames` with ``backend=``), used only if
 installed; PyAV is always available.
 """
@@ -47,6 +57,11 @@ __all__ = [
 
 Layout = Literal["thwc", "tchw"]
 _NO_PTS_FORMATS = {"avi", "h264", "hevc", "mjpeg", "m4v"}
+
+#: frames a video may fall short of its container's declared count (or 1 % of it, whichever is
+#: larger) before it is called truncated: complete files differ by a frame or two at most
+#: (B-frame reordering, edit lists, durations rounded by the muxer)
+TRUNCATION_TOLERANCE_FRAMES = 2
 
 
 class VideoDecodeError(UserError, RuntimeError):
@@ -155,6 +170,7 @@ class VideoReader:
         if self._pts is not None:
             return
         pts, keys = [], []
+        last = None
         try:
             self._rewind()
             for packet in self._container.demux(self._stream):
@@ -162,16 +178,75 @@ class VideoReader:
                     continue
                 pts.append(packet.pts)
                 keys.append(packet.is_keyframe)
+                last = packet
         except av.FFmpegError as err:
             raise VideoDecodeError(self.path, f"demuxing failed ({err})") from err
         if not pts:
             raise VideoDecodeError(self.path, "the video stream holds no frames")
         pts_arr = np.asarray(pts, dtype=np.int64)
         order = np.argsort(pts_arr, kind="stable")
+        self._check_complete(pts_arr[order], last_packet_cut=bool(last is not None and last.is_corrupt))
         self._pts = pts_arr[order]
         self._key_pos = np.flatnonzero(np.asarray(keys, dtype=bool)[order])
         if self._key_pos.size == 0 or self._key_pos[0] != 0:
             self._key_pos = np.concatenate([[0], self._key_pos])
+
+    def _fps(self) -> float:
+        s = self._stream
+        rate = s.average_rate or s.guessed_rate or s.base_rate
+        return float(rate) if rate else 0.0
+
+    def _check_complete(self, pts: np.ndarray, *, last_packet_cut: bool) -> None:
+        """Raise if the frames found (``pts``, sorted) fall short of what the container declares.
+
+        Compares numbers the demuxing pass already has: the stream's frame count from the index
+        (mp4 ``stts``, avi header) and the end of the last frame against the stream's declared
+        duration (mp4 / mkv; for mp4 the duration honours edit lists, which may legitimately drop
+        a few samples the count still lists, so both must fall short there). Where neither is
+        declared per stream (mkv), the container's duration (all streams) is used with a
+        looser tolerance, since an audio track may run a little longer than the video.
+        """
+        s = self._stream
+        found = int(pts.size)
+        fps = self._fps()
+        tb = float(s.time_base)
+        declared = int(s.frames or 0)
+        end = float(pts[-1] - pts[0]) * tb + (1.0 / fps if fps else 0.0)  # seconds of video found
+        declared_dur = float(s.duration) * tb if s.duration else None
+        slack_s = 0.0
+        if declared_dur is None and self._container.duration and fps:
+            declared_dur = self._container.duration / av.time_base
+            slack_s = max(0.5, 0.05 * declared_dur)
+        expected = declared or (int(round(declared_dur * fps)) if declared_dur and fps else 0)
+        if not expected and not last_packet_cut:
+            return  # the container declares nothing to compare against
+        tol = max(TRUNCATION_TOLERANCE_FRAMES, int(0.01 * expected))
+        short_count = expected - found
+        short_time = declared_dur is not None and fps > 0 and end < declared_dur - slack_s - tol / fps
+        if declared and self._pts_reliable and declared_dur is not None:
+            truncated = short_count > tol and short_time  # mp4 / mov: count and duration agree
+        elif declared:
+            truncated = short_count > tol  # avi: the header's count is all there is
+        else:
+            truncated = short_time
+        if last_packet_cut:
+            truncated = True  # the file ends inside its last packet: cut, however few frames are missing
+        if truncated:
+            usable = found - int(last_packet_cut)
+            if declared:
+                claim = f"the container lists {declared} frames" + (
+                    f", {declared_dur:.2f} s" if self._pts_reliable and declared_dur else ""
+                )
+            elif declared_dur is not None:
+                claim = f"the container declares {declared_dur:.2f} s at {fps:g} fps"
+            else:
+                claim, expected = "the container declares no length", found
+            stop = f"at {end:.2f} s" if short_time and self._pts_reliable else f"after {found} frames"
+            cut = ", inside a frame" if last_packet_cut else ""
+            raise VideoDecodeError(
+                self.path,
+                f"truncated or corrupt: {usable} of {expected} frames decodable ({claim}, but its data stops {stop}{cut})",
+            )
 
     def __len__(self) -> int:
         self._index()
@@ -182,8 +257,7 @@ class VideoReader:
         self._index()
         s = self._stream
         tb = float(s.time_base)
-        rate = s.average_rate or s.guessed_rate or s.base_rate
-        fps = float(rate) if rate else 0.0
+        fps = self._fps()
         pts = self._pts
         assert pts is not None
         frame_dur = (1.0 / fps) if fps else 0.0
@@ -310,7 +384,9 @@ class VideoReader:
                 self._decode_run(start_key, wanted, k, run_end, out, seek)
             missing = [int(wanted[j]) for j in range(k, run_end + 1) if out[j] is None]
             if missing:
-                raise VideoDecodeError(self.path, f"frames {missing[:5]} could not be decoded (truncated file?)")
+                raise VideoDecodeError(
+                    self.path, f"truncated or corrupt: frames {missing[:5]} of {n} could not be decoded"
+                )
             k = run_end + 1
         stacked = np.stack(out)  # (U, H, W, 3) for the unique indices
         gather = np.searchsorted(wanted, idx)
