@@ -60,6 +60,13 @@ def test_debug_flag_is_removed_and_reraises(monkeypatch) -> None:
         run_main(main, [])
 
 
+def test_an_entry_point_with_its_own_debug_option_keeps_it(monkeypatch) -> None:
+    monkeypatch.delenv("VIDEOKD_DEBUG", raising=False)
+    got: list[list[str]] = []
+    assert run_main(lambda argv: got.append(argv), ["--debug", "--x"], keep_debug_flag=True) == 0
+    assert got == [["--debug", "--x"]]
+
+
 def test_a_bug_keeps_its_traceback() -> None:
     def main(argv: list[str]) -> int:
         raise ZeroDivisionError("bug")

@@ -71,11 +71,17 @@ def run_main(
     argv: Sequence[str] | None = None,
     *,
     prog: str | None = None,
+    keep_debug_flag: bool = False,
 ) -> int:
-    """Run ``main(argv)`` (``--debug`` removed); return its exit code, 2 for an expected failure."""
+    """Run ``main(argv)``; return its exit code, 2 for an expected failure.
+
+    ``--debug`` is removed from the arguments unless ``keep_debug_flag`` (an entry point whose
+    original command line has a ``--debug`` option of its own keeps it; it then means both).
+    """
     args = list(sys.argv[1:] if argv is None else argv)
     debug = debug_requested(args)
-    args = [a for a in args if a != DEBUG_FLAG]
+    if not keep_debug_flag:
+        args = [a for a in args if a != DEBUG_FLAG]
     name = prog or Path(sys.argv[0]).name
     try:
         code = main(args)

@@ -592,10 +592,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         except TeacherSetupError as err:
             print(f"extract_teacher: error: {err}", file=sys.stderr)
             return 2
-    print(summary.format())
+    print(summary.format())  # other expected failures (a HDF5 file that cannot be opened...): run_main
     print(f"done in {time.monotonic() - start:.1f} s")
     return 1 if summary.failures else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from videokd.cli import run_main
+
+    raise SystemExit(run_main(main, prog="extract_teacher"))

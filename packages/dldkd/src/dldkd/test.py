@@ -27,4 +27,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_main(main, prog="dldkd.test"))
+    raise SystemExit(run_main(main, prog="dldkd.test", keep_debug_flag=True))

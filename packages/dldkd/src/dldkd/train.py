@@ -4,8 +4,9 @@
 --q_feat_size 768 --margin 0.1 --use_clip true --double_branch true --decay_way 1 ...`` (the flags of
 ``do_tvr.sh``; ``--help`` lists them all). What a run does and writes: :mod:`dldkd.runner`.
 Expected failures (missing or inconsistent data, bad options, a mismatched ``--resume``) print one
-message and exit with code 2; ``--debug`` shows the traceback (it also keeps its original meaning
-for the run: a 4-batch, 1-epoch smoke run under ``debug_results``).
+message and exit with code 2; ``VIDEOKD_DEBUG=1`` shows the traceback instead. ``--debug`` does
+both: the traceback, and its original meaning for the run (a 4-batch, 1-epoch smoke run under
+``debug_results``).
 """
 
 from __future__ import annotations
@@ -27,4 +28,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(run_main(main, prog="dldkd.train"))
+    raise SystemExit(run_main(main, prog="dldkd.train", keep_debug_flag=True))
