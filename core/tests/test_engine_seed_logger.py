@@ -99,3 +99,33 @@ def test_metric_logger_resume_drops_records_after_the_checkpoint(tmp_path: Path)
     # a disabled logger (non-main rank) writes nothing
     MetricLogger(tmp_path / "rank1", enabled=False).log({"a": 1.0}, step=1)
     assert not (tmp_path / "rank1").exists()
+
+
+def test_resumed_tensorboard_purge_holds_when_event_file_names_sort_badly(tmp_path: Path) -> None:
+    """Event files are named <second>.<host>.<pid>.<counter>; within one second ``...99`` sorts
+    after ``...100``. Push the per-process counter to such a boundary, then log and resume at once:
+    the stale steps must still be purged."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    def uid_of(folder: Path) -> int:
+        (name,) = [f.name for f in folder.glob("events.out.tfevents.*")]
+        return int(name.rsplit(".", 1)[1])
+
+    i = 0
+    while True:  # throwaway writers until the next counter value is 9, 99, 999...
+        folder = tmp_path / f"warm{i}"
+        SummaryWriter(log_dir=str(folder)).close()
+        nxt = uid_of(folder) + 1
+        if set(str(nxt)) == {"9"}:
+            break
+        i += 1
+    run = tmp_path / "run"
+    with MetricLogger(run) as log:
+        for step in range(1, 7):
+            log.log({"train/loss": float(step)}, step=step)
+    with MetricLogger(run, resume_step=4) as log:
+        log.log({"train/loss": 0.0}, step=5)
+    acc = EventAccumulator(str(run))
+    acc.Reload()
+    assert [(e.step, e.value) for e in acc.Scalars("train/loss")] == [(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0), (5, 0.0)]

@@ -74,7 +74,24 @@ class MetricLogger:
             from torch.utils.tensorboard import SummaryWriter
 
             purge = None if resume_step is None else resume_step + 1
+            if purge is not None:
+                self._wait_for_a_later_second()
             self._writer = SummaryWriter(log_dir=os.fspath(self.log_dir), purge_step=purge)
+
+    def _wait_for_a_later_second(self) -> None:
+        """TensorBoard reads a folder's event files in name order, and the name starts with the
+        creation second, then host, pid and a per-process counter compared as text (``...9`` sorts
+        after ``...10``). A resumed writer's purge only works if its file comes after the stale one,
+        so it is created in a later second than every event file already there."""
+        stamps = []
+        for f in self.log_dir.glob("events.out.tfevents.*"):
+            part = f.name.split(".")[3] if f.name.count(".") >= 3 else ""
+            if part.isdigit():
+                stamps.append(int(part))
+        if stamps:
+            wait = max(stamps) + 1 - time.time()
+            if wait > 0:
+                time.sleep(min(wait, 1.5))
 
     def _truncate_jsonl(self, step: int) -> None:
         if not self.jsonl_path.is_file():
