@@ -6,7 +6,7 @@ stage_tdsclip() {
   local root="$OUT/tdsclip/data" exp="$OUT/tdsclip/exp" pkg="$REPO_ROOT/packages/tdsclip"
   log "stage tdsclip: synthetic sthv1 frames + tiny CLIP -> run_train_vision.sh (2 epochs) -> run_test_vision.sh (3 crops x 2 clips)"
   rm -rf "$OUT/tdsclip"
-  "$PY" "$REPO_ROOT/datasets/make_synthetic.py" sthv1 "$root/sthv1" --classes 4 --videos-per-class 20 --frames 24 --size 48
+  "$PY" "$REPO_ROOT/datasets/make_synthetic.py" sthv1 "$root/sthv1" --classes 6 --videos-per-class 20 --frames 24 --size 48
   "$PY" -m tdsclip.tools.random_clip "$root/clip_pretrain/tiny.pt" >/dev/null
   VIDEOKD_DATA="$root" TDSCLIP_PYTHON="$PY" NPROC=1 \
     sh "$pkg/scripts/run_train_vision.sh" "$pkg/configs/tiny/sthv1_tiny.yaml" --device cpu --exp_dir "$exp"

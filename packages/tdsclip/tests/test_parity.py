@@ -257,14 +257,20 @@ def check_optimizer_step(fx: dict) -> None:
     )
     frozen = {k: v.clone() for k, v in model.state_dict().items() if not M.is_trainable_name(k)}
     losses = []
-    assert int(c["steps"]) == len(inp["batches"]) and int(c["solver.grad_accumulation_steps"]) == 1
-    for batch in inp["batches"]:
-        opt.zero_grad(set_to_none=True)
+    accum = int(c["solver.grad_accumulation_steps"])
+    assert int(c["steps"]) == len(inp["batches"])
+    # the original loop: loss / accum backwards every iteration, a step when (i + 1) % accum == 0,
+    # and the logged loss is the divided one
+    opt.zero_grad(set_to_none=True)
+    for i, batch in enumerate(inp["batches"]):
         _, loss = train_step(
             model, {"video": batch["images"], "label": batch["labels"]}, smoothing=c["solver.smoothing"]
         )
+        loss = loss / accum
         loss.backward()
-        opt.step()
+        if (i + 1) % accum == 0:
+            opt.step()
+            opt.zero_grad(set_to_none=True)
         losses.append(loss.item())
     _check(losses, out["losses"], fx, "losses")
     mine = CK.original_checkpoint(model, opt, epoch=ck["epoch"])
