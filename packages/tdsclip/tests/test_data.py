@@ -78,3 +78,10 @@ def test_a_bad_list_line_names_file_and_line(tmp_path):
     f.write_text("a 20 1\nb twenty 2\n")
     with pytest.raises(DataListError, match=r"list.txt:2"):
         read_list(f, modality="RGB")
+
+
+def test_dense_test_clips_and_a_single_dense_clip(sth):
+    # --dense with one clip: the original divided by zero; here the clip starts at frame 0
+    one = _ds(sth, "test", test_crops=1, test_clips=1, dense=True)[0]["video"]
+    two = _ds(sth, "test", test_crops=1, test_clips=2, dense=True)[0]["video"]
+    assert one.shape == (1, 45, 16, 16) and two.shape == (2, 45, 16, 16)
