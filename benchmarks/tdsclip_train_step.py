@@ -157,12 +157,9 @@ def main() -> int:
         return 0
     results = []
     for mode in args.modes:
-        cmd = [sys.executable, __file__, "--mode", mode] + [
-            a for a in sys.argv[1:] if a not in ("--modes", *MODES) and not a.startswith("--out")
-        ]
-        if "--out" in cmd:
-            i = cmd.index("--out")
-            del cmd[i : i + 2]
+        cmd = [sys.executable, __file__, "--mode", mode, "--device", args.device, "--precision", args.precision]
+        for key in ("resolution", "frames", "batch", "steps", "warmup"):
+            cmd += [f"--{key}", str(getattr(args, key))]
         r = subprocess.run(cmd, capture_output=True, text=True, check=True)
         results.append(json.loads(r.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
