@@ -35,7 +35,7 @@ from . import checkpoint as CK
 from . import config as C
 from .data import TDSDataset, read_list
 from .evaluate import accuracy, video_scores
-from .model import TDSConfig, VideoCLIP
+from .model import TDSConfig, VideoCLIP, is_trainable_name
 from .optim import build_adamw, lr_factor
 from .train import make_step_fn
 
@@ -240,12 +240,12 @@ def run_dir_for(args: argparse.Namespace, cfg: Config) -> Path:
     return Path(args.exp_dir) / str(cfg.data.dataset) / arch / str(args.log_time)
 
 
-def _checkpoint(model: VideoCLIP, epoch: int, top1: Optional[float], cfg: Config) -> dict[str, Any]:
+def _checkpoint(model: VideoCLIP, epoch: int, top1: Optional[float], cfg: Config, backbone: dict) -> dict[str, Any]:
     return {
         "format": FORMAT,
         "epoch": int(epoch),
         "model_state_dict": model.trainable_state_dict(),
-        "backbone": CK.backbone_identity(model),
+        "backbone": backbone,
         "top1": top1,
         "config": cfg.to_dict(),
     }
@@ -330,6 +330,15 @@ def run_train(argv: Optional[list[str]] = None) -> int:
                 progress=False,
             )
             holder: dict[str, Any] = {}
+            backbone = CK.backbone_identity(model)
+            last = run_dir / "checkpoints" / "last.pt"
+            if last.is_file():  # a resume: the frozen CLIP is not in the engine's checkpoint, so check it
+                before = engine.load_checkpoint(last).get("config", {}).get("backbone", {})
+                if before and before.get("frozen_sha256") != backbone["frozen_sha256"]:
+                    raise CK.TDSCheckpointError(
+                        f"{last} was trained on another CLIP backbone than {C.clip_path(cfg, root)}; "
+                        "point network.clip_path at the file used for that run"
+                    )
             batches = len(loader) if s.max_batches_per_epoch is None else min(len(loader), s.max_batches_per_epoch)
             factor = lr_factor(
                 epochs=s.epochs,
@@ -350,12 +359,14 @@ def run_train(argv: Optional[list[str]] = None) -> int:
                 summary = ", ".join(f"{k} {v:.4f}" for k, v in sorted(metrics.items()))
                 log(f"epoch {trainer.epoch}: {summary}")
                 if dist.is_main:
-                    engine.save_checkpoint(run_dir / "last_model.pt", _checkpoint(model, trainer.epoch, top1, cfg))
+                    engine.save_checkpoint(
+                        run_dir / "last_model.pt", _checkpoint(model, trainer.epoch, top1, cfg, backbone)
+                    )
 
             def on_best(trainer: engine.Trainer, metrics: dict[str, float]) -> None:
                 log(f"new best val top1 {metrics['val/top1']:.3f} at epoch {trainer.epoch}")
                 if dist.is_main:
-                    ck = _checkpoint(model, trainer.epoch, metrics["val/top1"], cfg)
+                    ck = _checkpoint(model, trainer.epoch, metrics["val/top1"], cfg, backbone)
                     engine.save_checkpoint(run_dir / "model_best.pt", ck)
 
             trainer = engine.Trainer(
@@ -368,8 +379,10 @@ def run_train(argv: Optional[list[str]] = None) -> int:
                 eval_fn=eval_fn,
                 on_epoch_end=on_epoch_end,
                 on_best=on_best,
-                run_config=cfg.to_dict(),
+                run_config={**cfg.to_dict(), "backbone": backbone},
                 dist=dist,
+                # the frozen CLIP comes from network.clip_path at every start: resume state without it
+                checkpoint_model_keys=is_trainable_name,
             )
             holder["trainer"] = trainer
             n_tr = sum(p.numel() for p in model.parameters() if p.requires_grad)
