@@ -53,3 +53,12 @@ def test_a_failed_start_leaves_no_run_folder(root: Path, tmp_path: Path) -> None
     with pytest.raises(Exception, match="CLIP weights not found"):
         run_train(_args(root, tmp_path, "network.clip_path=missing.pt"))
     assert not list(tmp_path.glob("*/tiny/*"))
+
+
+def test_evaluate_only_with_pretrained_weights(root: Path, tmp_path: Path, capsys) -> None:
+    assert run_train(_args(root, tmp_path / "a", "solver.epochs=1")) == 0
+    (run,) = list((tmp_path / "a").glob("*/tiny/*"))
+    best = run / "model_best.pt"
+    assert run_train(_args(root, tmp_path / "b", "solver.evaluate=True", f"pretrain={best}")) == 0
+    out = capsys.readouterr().out
+    assert "pretrain" in out and "evaluate: top1" in out and "over 6 videos" in out
