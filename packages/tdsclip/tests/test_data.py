@@ -85,3 +85,15 @@ def test_dense_test_clips_and_a_single_dense_clip(sth):
     one = _ds(sth, "test", test_crops=1, test_clips=1, dense=True)[0]["video"]
     two = _ds(sth, "test", test_crops=1, test_clips=2, dense=True)[0]["video"]
     assert one.shape == (1, 45, 16, 16) and two.shape == (2, 45, 16, 16)
+
+
+@pytest.mark.parametrize("dataset", ["somethingv2", "k400"])
+def test_training_frames_stay_inside_their_segments(dataset):
+    ds = TDSDataset([], ".", dataset=dataset, modality="RGB", mode="train", num_segments=4, input_size=16)
+    random.seed(0)
+    np.random.seed(0)
+    for n in (3, 4, 9, 10, 37):
+        draws = np.stack([ds.train_centres(n) for _ in range(300)])
+        assert draws.min() >= 0 and draws.max() <= n - 1
+        if n > 4:
+            assert (np.diff(draws, axis=1) >= 0).all()  # one frame per segment, in order

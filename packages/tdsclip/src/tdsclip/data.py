@@ -25,7 +25,6 @@ the video at its start unless ``window_wrap`` asks for the original behaviour.
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -216,21 +215,19 @@ class TDSDataset(Dataset):
             video = v.reshape(video.shape)
         return {"video": video, "label": int(label)}
 
+    def train_centres(self, num_frames: int) -> np.ndarray:
+        """The training frame of each segment ``(T,)`` (0-based)."""
+        if not (self.random_shift or self.dense):
+            return SA.val_centres(self.dataset, num_frames, self.num_segments)
+        # SS draws from NumPy's global stream (as the original), Kinetics from Python's (rng=None)
+        rng = np.random if self.family == "something" else None
+        return SA.train_centres(self.dataset, num_frames, self.num_segments, rng=rng, dense=self.dense)
+
     def __getitem__(self, index: int) -> Any:
         rec = self.records[index]
         t = self.num_segments
         if self.mode == "train":
-            if self.random_shift or self.dense:
-                rng = np.random if self.family == "something" else random
-
-                def centres(n):
-                    return SA.train_centres(self.dataset, n, t, rng=rng, dense=self.dense)
-            else:
-
-                def centres(n):
-                    return SA.val_centres(self.dataset, n, t)
-
-            frames = self._read(rec, centres)  # (T, 5, 3, H, W)
+            frames = self._read(rec, self.train_centres)  # (T, 5, 3, H, W)
             return [self._train_view(frames, rec.label) for _ in range(self.num_sample)]
         if self.mode == "val":
             frames = self._read(rec, lambda n: SA.val_centres(self.dataset, n, t))
