@@ -11,6 +11,8 @@ Modules (import what you need; nothing heavy is imported here):
   multi-clip, loop padding); no decoding needed to test them.
 * :mod:`videokd.data.transforms` - video tensor transforms with one set of random parameters
   per clip.
+* :mod:`videokd.data.collate` - :func:`~videokd.data.collate.repeated_augmentation_collate`
+  (several augmented copies of each video in one batch: PySlowFast's ``multiple_samples_collate``).
 * :mod:`videokd.data.robust` - skip-and-count wrapper for corrupt / missing files.
 * :mod:`videokd.data.hdf5` - lazy per-worker HDF5 handles; :mod:`videokd.data.features` - the
   PRVR ``feature.bin`` BigFile via ``np.memmap``.

@@ -184,6 +184,10 @@ class Trainer:
         run_config: the run's config, stored in checkpoints as plain data.
         dist: :class:`DistInfo` (default: the current one).
         ddp_kwargs: extra ``DistributedDataParallel`` arguments.
+        checkpoint_model_keys: ``key -> bool``, which entries of the model's state dict the
+            training checkpoints hold (default: all). The others (e.g. a frozen pretrained
+            backbone, which the code that builds the model loads anyway) are left out, and a resume
+            checks that the checkpoint holds exactly the selected keys.
     """
 
     def __init__(
@@ -206,8 +210,10 @@ class Trainer:
         run_config: Optional[Mapping[str, Any]] = None,
         dist: Optional[DistInfo] = None,
         ddp_kwargs: Optional[Mapping[str, Any]] = None,
+        checkpoint_model_keys: Optional[Callable[[str], bool]] = None,
     ) -> None:
         self.cfg = config
+        self.checkpoint_model_keys = checkpoint_model_keys
         self.dist = dist or get_dist_info()
         self.device = self.dist.device
         self.raw_model = model.to(self.device)
@@ -533,7 +539,7 @@ class Trainer:
         rngs = all_gather_objects(rng_state())
         return {
             "format": CHECKPOINT_FORMAT,
-            "model": self.raw_model.state_dict(),
+            "model": self._model_state(),
             "optimizer": self.optimizer.state_dict(),
             "precision": self.precision.state_dict(),
             "schedulers": [s.state_dict() for s in self.schedulers],
@@ -560,6 +566,25 @@ class Trainer:
             "config": self.run_config.to_dict() if hasattr(self.run_config, "to_dict") else self.run_config,
         }
 
+    def _model_state(self) -> dict[str, Any]:
+        state = self.raw_model.state_dict()
+        if self.checkpoint_model_keys is None:
+            return state
+        return {k: v for k, v in state.items() if self.checkpoint_model_keys(k)}
+
+    def _load_model_state(self, saved: Mapping[str, Any]) -> None:
+        if self.checkpoint_model_keys is None:
+            self.raw_model.load_state_dict(saved)
+            return
+        expected = set(self._model_state())
+        if set(saved) != expected:
+            missing, unexpected = sorted(expected - set(saved)), sorted(set(saved) - expected)
+            raise CheckpointError(
+                f"checkpoint model state does not fit checkpoint_model_keys: missing {missing[:10]}, "
+                f"unexpected {unexpected[:10]}"
+            )
+        self.raw_model.load_state_dict(saved, strict=False)
+
     def save_checkpoint(self, *, is_best: bool = False, periodic_epoch: Optional[int] = None) -> None:
         if self.ckpt is None:
             return
@@ -573,7 +598,7 @@ class Trainer:
             raise CheckpointError(
                 f"not a videokd training checkpoint (format {state.get('format')!r}); use load_weights() for weights only"
             )
-        self.raw_model.load_state_dict(state["model"])
+        self._load_model_state(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.precision.load_state_dict(state["precision"])
         if len(state["schedulers"]) != len(self.schedulers):
