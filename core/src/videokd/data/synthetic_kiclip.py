@@ -14,7 +14,7 @@ a square of the class colour moving in the class direction) and the original lis
 
 Base classes are the first half of the classes, novel the rest; labels are re-indexed inside each half
 (as the B2N folders). Base training videos are the first ~60 % of each base class; the base test list
-holds the others; the novel test list holds every novel video. Descriptions are synthetic sentences.
+holds the others; the novel test list holds every novel video. Descriptions are short synthetic sentences (:func:`kiclip_description`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,23 @@ from typing import Callable
 
 import numpy as np
 
-from .synthetic import class_description, class_name, render_clip, write_video
+from .synthetic import class_attributes, class_name, render_clip, write_video
 
-__all__ = ["write_kiclip_k400", "write_kiclip_ucf101", "write_kiclip_hmdb51", "write_kiclip_cd_k400", "FORMATS"]
+__all__ = [
+    "kiclip_description",
+    "write_kiclip_k400",
+    "write_kiclip_ucf101",
+    "write_kiclip_hmdb51",
+    "write_kiclip_cd_k400",
+    "FORMATS",
+]
+
+
+def kiclip_description(label: int) -> str:
+    """A short ``"<Name>: <description>"`` text: the words that tell classes apart come last, where a tiny
+    causal text tower (the tests' CLIP) still sees them at the end-of-text token."""
+    colour, direction = class_attributes(label)
+    return f"{class_name(label).capitalize()}: a {colour} square moving {direction}"
 
 
 def _videos(classes: int, per_class: int, frames: int, size: int, seed: int):
@@ -46,7 +60,7 @@ def _is_train(v: int, per_class: int) -> bool:
 
 def _labels_json(path: Path, labels: list[int]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({str(i): class_description(c) for i, c in enumerate(labels)}), encoding="utf-8")
+    path.write_text(json.dumps({str(i): kiclip_description(c) for i, c in enumerate(labels)}), encoding="utf-8")
 
 
 def _b2n(
