@@ -150,7 +150,9 @@ def test_config_original_yaml_and_typos(tmp_path):
     from pathlib import Path
 
     yaml = Path(__file__).resolve().parents[1] / "configs" / "Kinetics" / "KICLIP_vitb16_8x16_STAdapter_K400.yaml"
-    cfg = build_config([yaml], ["SOLVER.BASE_LR", "3.33e-6", "DATA.PATH_LABEL_SEPARATOR", ",", "TEST.NUM_ENSEMBLE_VIEWS", "3"])
+    cfg = build_config(
+        [yaml], ["SOLVER.BASE_LR", "3.33e-6", "DATA.PATH_LABEL_SEPARATOR", ",", "TEST.NUM_ENSEMBLE_VIEWS", "3"]
+    )
     assert cfg.MODEL.NUM_CLASSES == 200 and cfg.SOLVER.BASE_LR == pytest.approx(3.33e-6) and cfg.RNG_SEED == 42
     with pytest.raises(ConfigError, match="SOLVER.BASE_LR"):
         build_config([], ["SOLVER.BASE_LRR", "1"])
