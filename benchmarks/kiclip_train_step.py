@@ -86,7 +86,7 @@ def run(device: str, *, resolution: int, clips: int, frames: int, classes: int, 
 
     out["plain"] = _timed(plain_step, device, warmup, iters)
     print(f"plain ViT-B/16 step: {out['plain'][0]:.3f} s", flush=True)
-    del plain, opt
+    plain = opt = None  # free the reference tower before building KICLIP
     if device == "cuda":
         torch.cuda.empty_cache()
 
