@@ -57,13 +57,33 @@ def test_every_script_answers_help(script):
     assert out.returncode == 0 and "Usage" in out.stdout, out.stdout + out.stderr
 
 
-@pytest.mark.slow
-def test_train_average_test_through_the_scripts(tiny):
+@pytest.fixture(scope="module")
+def trained(tiny) -> Path:
+    """train_b2n_k400.sh for 2 epochs, then weight_average_tool.py over epochs 1..2; the run folder."""
     env = _env(tiny)
-    data = str(tiny / "data")
-    out = _run(["bash", str(PKG / "train_b2n_k400.sh"), data, "--device", "cpu", "--opts", *TINY, *TRAIN], env)
+    out = _run(
+        ["bash", str(PKG / "train_b2n_k400.sh"), str(tiny / "data"), "--device", "cpu", "--opts", *TINY, *TRAIN], env
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     run = tiny / "runs" / "B2N_k400_KICLIP"
+    out = _run([sys.executable, str(PKG / "weight_average_tool.py"), str(run / "checkpoints"), "--start", "1",
+                "--end", "2", "--clip", str(tiny / "clip.pt")], env)  # fmt: skip
+    assert out.returncode == 0 and (run / "wa_checkpoints" / "swa_1_2.pth").is_file(), out.stdout + out.stderr
+    return run
+
+
+@pytest.fixture(scope="module")
+def tested(tiny, trained) -> tuple[str, dict]:
+    """test_b2n_k400.sh (one process) on the averaged weights: its stdout and b2n_results.json."""
+    env = dict(_env(tiny), CKPT=str(trained / "wa_checkpoints" / "swa_1_2.pth"))
+    out = _run(["bash", str(PKG / "test_b2n_k400.sh"), str(tiny / "data"), "--device", "cpu", "--opts", *TINY], env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout, json.loads((trained / "b2n_results.json").read_text())
+
+
+@pytest.mark.slow
+def test_train_average_test_through_the_scripts(trained, tested):
+    run = trained
     ckpts = sorted((run / "checkpoints").glob("checkpoint_epoch_*.pyth"))
     assert [p.name for p in ckpts] == ["checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002.pyth"]
     state = torch.load(ckpts[-1], weights_only=True)["model_state"]
@@ -71,24 +91,28 @@ def test_train_average_test_through_the_scripts(tiny):
     assert not any(k.startswith("raw_model.") or ".resblocks_f." in k for k in state)
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert any("train/img_distill" in r for r in records) and list(run.glob("events.out.tfevents.*"))
-
-    wa = run / "wa_checkpoints" / "swa_1_2.pth"
-    out = _run([sys.executable, str(PKG / "weight_average_tool.py"), str(run / "checkpoints"), "--start", "1",
-                "--end", "2", "--clip", str(tiny / "clip.pt")], env)  # fmt: skip
-    assert out.returncode == 0 and wa.is_file(), out.stdout + out.stderr
-
-    out = _run(
-        ["bash", str(PKG / "test_b2n_k400.sh"), data, "--device", "cpu", "--opts", *TINY], dict(env, CKPT=str(wa))
-    )
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert "base top-1" in out.stdout and "novel top-1" in out.stdout and "HM" in out.stdout
-    results = json.loads((run / "b2n_results.json").read_text())
+    stdout, results = tested
+    assert "base top-1" in stdout and "novel top-1" in stdout and "HM" in stdout
     # every video tested (3 views each, every clip counted once): 4 held-out videos x 3 base classes, 8 x 3 novel
     assert results["base"]["videos"] == 12 and results["novel"]["videos"] == 24
     # above chance on the learnable synthetic classes, base (trained) and novel (zero-shot) alike
     assert results["base"]["top1"] > 100.0 / results["base"]["classes"], results
     assert results["novel"]["top1"] > 100.0 / results["novel"]["classes"], results
     assert results["hm"] > 100.0 / 3
+
+
+@pytest.mark.slow
+def test_two_process_test_equals_one_process(tiny, trained, tested, tmp_path):
+    """NPROC=2 (torchrun, gloo): the clips are sharded, the video sums reduced exactly across ranks."""
+    env = dict(_env(tiny), NPROC="2", CKPT=str(trained / "wa_checkpoints" / "swa_1_2.pth"))
+    cmd = ["bash", str(PKG / "test_b2n_k400.sh"), str(tiny / "data"), "--device", "cpu", "--opts", *TINY]
+    out = _run([*cmd, "OUTPUT_DIR", str(tmp_path)], env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    two, one = json.loads((tmp_path / "b2n_results.json").read_text()), tested[1]
+    for part in ("base", "novel"):
+        assert two[part]["videos"] == one[part]["videos"]
+        assert two[part]["top1"] == pytest.approx(one[part]["top1"])
+    assert two["hm"] == pytest.approx(one["hm"])
 
 
 def test_missing_data_weights_and_checkpoint_are_clear_errors(tiny, tmp_path):
