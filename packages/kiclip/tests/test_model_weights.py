@@ -158,3 +158,20 @@ def test_config_original_yaml_and_typos(tmp_path):
         build_config([], ["SOLVER.BASE_LRR", "1"])
     with pytest.raises(ConfigError, match="MIXUP"):
         build_config([], ["MIXUP.ENABLE", "True"])
+
+
+def test_plain_class_names_when_the_descriptions_are_missing(tmp_path):
+    import json
+
+    from kiclip.prompts import load_class_texts, prompt_strings
+
+    (tmp_path / "raw_train_idx2cls.json").write_text(json.dumps({"0": "pour", "1": "kick ball"}))
+    texts, used = load_class_texts(tmp_path / "train_rephrased.json")
+    assert texts == ["pour", "kick ball"] and used.name == "raw_train_idx2cls.json"
+    assert prompt_strings(texts)[0] == ["a photo of pour. pour", "a photo of kick ball. kick ball"]
+    (tmp_path / "train_rephrased.json").write_text(
+        json.dumps({"0": "Pour: water into a glass", "1": "Kick ball: a kick"})
+    )
+    assert load_class_texts(tmp_path / "train_rephrased.json")[0][0] == "Pour: water into a glass"
+    with pytest.raises(FileNotFoundError, match="raw_test_idx2cls.json"):
+        load_class_texts(tmp_path / "test_rephrased.json")

@@ -59,8 +59,11 @@ def _is_train(v: int, per_class: int) -> bool:
 
 
 def _labels_json(path: Path, labels: list[int]) -> None:
+    """``<x>_rephrased.json`` (descriptions) and, as upstream, ``raw_<x>_idx2cls.json`` (bare names)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({str(i): kiclip_description(c) for i, c in enumerate(labels)}), encoding="utf-8")
+    raw = path.with_name(f"raw_{path.name.split('_rephrased')[0]}_idx2cls.json")
+    raw.write_text(json.dumps({str(i): class_name(c) for i, c in enumerate(labels)}), encoding="utf-8")
 
 
 def _b2n(

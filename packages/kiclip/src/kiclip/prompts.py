@@ -29,6 +29,8 @@ __all__ = [
     "prompt_strings",
     "tokenize_prompt_sets",
     "read_label_file",
+    "names_fallback",
+    "load_class_texts",
     "draw_template",
     "tokenize",
 ]
@@ -104,3 +106,31 @@ def read_label_file(path: str | os.PathLike) -> list[str]:
     if keys != list(range(len(keys))):
         raise LabelFileError(f"{path}: class indices must run 0..{len(keys) - 1} without gaps")
     return [str(data[str(k)]) for k in keys]
+
+
+def names_fallback(path: str | os.PathLike) -> Path:
+    """Where the bare class names of a description file live: ``train_rephrased.json`` ->
+    ``raw_train_idx2cls.json`` (the upstream B2N folders ship both; names are facts, descriptions text)."""
+    path = Path(path)
+    prefix = path.name.split("_rephrased")[0]
+    return path.with_name(f"raw_{prefix}_idx2cls.json")
+
+
+def load_class_texts(path: str | os.PathLike) -> tuple[list[str], Path]:
+    """Class texts from the description file, or - when it is missing - the bare class names next to it.
+
+    Returns ``(texts, file read)``. Without descriptions every prompt uses the class name alone
+    (``"a photo of Pour. Pour"``): the model runs, with weaker text features than the paper's.
+    """
+    path = Path(path)
+    if path.is_file():
+        return read_label_file(path), path
+    fallback = names_fallback(path)
+    if fallback.is_file():
+        return read_label_file(fallback), fallback
+    raise FileNotFoundError(
+        2,
+        f"class description file not found (nor the class names {fallback.name} next to it); "
+        "get the split and description files (see the kiclip README, 'Data')",
+        str(path),
+    )

@@ -37,7 +37,7 @@ from .data import VideoClips, read_list_file
 from .losses import kiclip_loss
 from .model import KICLIP
 from .optim import build_kiclip_optimizer, lr_at, lr_scheduler
-from .prompts import read_label_file
+from .prompts import load_class_texts
 from .weights import checkpoint_name, load_kiclip_weights
 
 __all__ = ["train", "test", "build_model", "RunError"]
@@ -98,7 +98,10 @@ def build_model(cfg: Config, class_texts: list[str], *, teacher: bool) -> KICLIP
 def _labels(path: str) -> list[str]:
     if not path:
         raise RunError("DATA.INDEX_LABEL_MAPPING_FILE is not set (the class description JSON)")
-    return read_label_file(path)
+    texts, used = load_class_texts(path)
+    if Path(used) != Path(path) and get_dist_info().is_main:
+        print(f"[kiclip] warning: no class descriptions at {path}; using the plain class names of {used}")
+    return texts
 
 
 def _separator(cfg: Config) -> str:
@@ -295,9 +298,9 @@ def test(cfg: Config, *, device: Optional[str] = None) -> dict[str, Any]:
         for name, list_file, label_file in parts:
             if not list_file.is_file():
                 raise FileNotFoundError(2, f"{name} split list not found", str(list_file))
-            if not label_file or not Path(label_file).is_file():
-                raise FileNotFoundError(2, f"{name} label file not found", str(label_file or "<not set>"))
-        model = build_model(cfg, read_label_file(parts[0][2]), teacher=False)
+            if not label_file:
+                raise RunError(f"the {name} label file is not set")
+        model = build_model(cfg, _labels(parts[0][2]), teacher=False)
         if t.CUSTOM_LOAD:
             if not t.CUSTOM_LOAD_FILE:
                 raise RunError("TEST.CUSTOM_LOAD is set but TEST.CUSTOM_LOAD_FILE is empty")
