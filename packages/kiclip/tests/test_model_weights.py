@@ -175,3 +175,16 @@ def test_plain_class_names_when_the_descriptions_are_missing(tmp_path):
     assert load_class_texts(tmp_path / "train_rephrased.json")[0][0] == "Pour: water into a glass"
     with pytest.raises(FileNotFoundError, match="raw_test_idx2cls.json"):
         load_class_texts(tmp_path / "test_rephrased.json")
+
+
+def test_train_step_under_bf16_autocast():
+    m = _model(True)
+    m.train()
+    random.seed(0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        from kiclip.losses import kiclip_loss
+
+        terms = kiclip_loss(m(_video()), torch.tensor([0, 2]))
+    terms["loss"].backward()
+    assert torch.isfinite(terms["loss"]) and m.model.visual.conv1.weight.grad is not None
+    assert all(p.grad is None for p in m.raw_model.parameters())
