@@ -85,13 +85,12 @@ def build_model(cfg: Config, class_texts: list[str], *, teacher: bool) -> KICLIP
         # activation checkpointing of the student blocks; injection stays on (upstream silently dropped it)
         model.model.visual.transformer.grad_checkpointing = True
         model.model.transformer.grad_checkpointing = True
-    if clip_image := model.config.image_resolution:
-        crop = cfg.DATA.TRAIN_CROP_SIZE
-        if crop != clip_image or cfg.DATA.TEST_CROP_SIZE != clip_image:
-            raise RunError(
-                f"DATA.TRAIN_CROP_SIZE {crop} / TEST_CROP_SIZE {cfg.DATA.TEST_CROP_SIZE} do not match the CLIP "
-                f"file's input resolution {clip_image} ({path})"
-            )
+    resolution = model.config.image_resolution
+    if cfg.DATA.TRAIN_CROP_SIZE != resolution or cfg.DATA.TEST_CROP_SIZE != resolution:
+        raise RunError(
+            f"DATA.TRAIN_CROP_SIZE {cfg.DATA.TRAIN_CROP_SIZE} / TEST_CROP_SIZE {cfg.DATA.TEST_CROP_SIZE} do not "
+            f"match the CLIP file's input resolution {resolution} ({path})"
+        )
     return model
 
 
