@@ -1,0 +1,3 @@
+#!/usr/bin/env bash
+# Alias of train_b2n_hmdb51.sh (the original repository's file name).
+exec bash "$(dirname "${BASH_SOURCE[0]}")/train_b2n_hmdb51.sh" "$@"
