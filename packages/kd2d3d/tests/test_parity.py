@@ -81,6 +81,15 @@ def _grads(model, clip, targets, names):
     return {n: params[n].grad.detach().clone() for n in names}
 
 
+def _loaded(cfg: dict, state: dict, **kw) -> torch.nn.Module:
+    """The network with the fixture's weights (built on the meta device: no init of 100M+ params)."""
+    with torch.device("meta"):
+        model = _build(cfg, **kw)
+    assert list(model.state_dict()) == list(state), "state-dict keys/order differ from the lineage"
+    model.load_state_dict({k: v.clone() for k, v in state.items()}, strict=True, assign=True)
+    return model
+
+
 def check_model_forward(fx: dict, _tmp: Path) -> None:
     cfg, inp, out = fx["config"], fx["inputs"], fx["outputs"]
     tol = fx.get("tolerances") or {}
@@ -89,22 +98,28 @@ def check_model_forward(fx: dict, _tmp: Path) -> None:
         a, r = tol.get(name, (fx["atol"], fx["rtol"]))
         return {"atol": float(a), "rtol": float(r)}
 
-    state = {k: v.clone() for k, v in fx["state_dict"].items()}  # read-only strided views
-    for pooling in ("adaptive", "fixed"):
-        model = _build(cfg, pooling=pooling)
-        assert list(model.state_dict()) == list(state), "state-dict keys/order differ from the lineage"
-        model.load_state_dict(state, strict=True)
-        model.double().eval()
-        clip, targets = inp["clip"].double(), inp["targets"]
-        with torch.no_grad():
-            feats, acts = model.forward_features(clip, stages=True)
-            logits = model.fc(feats)
-        assert_matches(logits, out["logits_eval"], **t("logits_eval"), context=f"{pooling} logits")
-        assert_matches(feats, out["features"], **t("features"), context="features")
-        assert abs(F.cross_entropy(logits, targets).item() - out["loss_eval"]) <= 1e-9 + 1e-7 * abs(out["loss_eval"])
-        for stage in ("stem", "layer1", "layer2", "layer3", "layer4"):
-            assert_matches(acts[stage].float(), out[f"act_{stage}"], **t(f"act_{stage}"), context=stage)
-    # gradients: lineage (shortcut A detached) via the parity flag, the default keeps them
+    state = fx["state_dict"]  # conv weights are read-only strided views: _loaded clones
+    model = _loaded(cfg, state).double().eval()
+    clip, targets = inp["clip"].double(), inp["targets"]
+    with torch.no_grad():
+        feats, acts = model.forward_features(clip, stages=True)
+        logits = model.fc(feats)
+    assert_matches(logits, out["logits_eval"], **t("logits_eval"), context="logits")
+    assert_matches(feats, out["features"], **t("features"), context="features")
+    assert abs(F.cross_entropy(logits, targets).item() - out["loss_eval"]) <= 1e-9 + 1e-7 * abs(out["loss_eval"])
+    for stage in ("stem", "layer1", "layer2", "layer3", "layer4"):
+        assert_matches(acts[stage].float(), out[f"act_{stage}"], **t(f"act_{stage}"), context=stage)
+    # the lineage's fixed pooling (built for this size) gives the same features
+    fixed = M.build_model(
+        model="resnet",
+        model_depth=10,
+        n_classes=1,
+        sample_size=cfg["sample_size"],
+        sample_duration=cfg["sample_duration"],
+        pooling="fixed",
+    ).head
+    assert_matches(fixed(acts["layer4"]), out["features"], **t("features"), context="fixed pooling")
+    # gradients: the default keeps the shortcut-A gradient, the parity flag cuts it like the lineage
     default = _grads(model, clip, targets, list(fx["grads"]))
     if cfg["resnet_shortcut"] == "A":
         assert sorted(n for n, m in model.named_modules() if isinstance(m, M.ShortcutA)) == sorted(
@@ -115,30 +130,27 @@ def check_model_forward(fx: dict, _tmp: Path) -> None:
             assert_matches(default[n], want[n], **t(f"grads_if_shortcut_not_detached.{n}"), context=f"grad {n}")
         model.set_detach_shortcut_a(True)
         lineage = _grads(model, clip, targets, list(fx["grads"]))
-        model.set_detach_shortcut_a(False)
     else:
         lineage = default
     for n, want in fx["grads"].items():
         assert_matches(lineage[n], want, **t(f"grads.{n}"), context=f"lineage grad {n}")
     # float32 forward
-    model32 = _build(cfg)
-    model32.load_state_dict(state)
-    model32.eval()
+    model32 = _loaded(cfg, state).eval()
     with torch.no_grad():
         assert_matches(model32(inp["clip"]), out["logits_eval_fp32"], **t("logits_eval_fp32"), context="fp32")
     # BN buffers after one train-mode forward
-    model.load_state_dict(state)
-    model.double().train()
+    model = _loaded(cfg, state).double().train()
     with torch.no_grad():
         model(clip)
     bufs = out["buffers_after_train_forward"]
     assert_matches(model.bn1.running_mean, bufs["bn1.running_mean"], **_tol(fx))
     assert_matches(model.bn1.running_var, bufs["bn1.running_var"], **_tol(fx))
     assert int(model.bn1.num_batches_tracked) == bufs["bn1.num_batches_tracked"]
-    # lineage checkpoints: DataParallel prefix, no num_batches_tracked
+    # lineage checkpoints: DataParallel "module." prefix, no num_batches_tracked (2017/2018 torch)
     old = {f"module.{k}": v for k, v in state.items() if not k.endswith("num_batches_tracked")}
-    fresh = _build(cfg)
-    fresh.load_state_dict(M.lineage_state_dict(old, fresh), strict=True)
+    with torch.device("meta"):
+        fresh = _build(cfg)
+    fresh.load_state_dict(M.lineage_state_dict(old, fresh), strict=True, assign=True)
     assert torch.equal(fresh.conv1.weight, state["conv1.weight"])
 
 

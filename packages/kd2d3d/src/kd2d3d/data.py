@@ -247,7 +247,7 @@ class ClipTransform:
             crop_position_in_test=opts["crop_position_in_test"],
         )
 
-    def draw(self, rng: random.Random) -> dict[str, Any]:
+    def draw(self, rng: Any = random) -> dict[str, Any]:
         """The per-clip random choices of the training pipeline."""
         scale_index = rng.randrange(len(self.scales))
         params: dict[str, Any] = {"scale_index": scale_index, "scale": self.scales[scale_index]}
@@ -263,7 +263,7 @@ class ClipTransform:
         s = self.sample_size
         h, w = frames.shape[1:3]
         if self.phase == "train":
-            p = params if params is not None else self.draw(random.Random())
+            p = params if params is not None else self.draw()
             if "crop_position" in p:
                 box = TF.multiscale_corner_box(w, h, p["scale"], p["crop_position"])
             else:
@@ -307,8 +307,10 @@ class FrameClipDataset(Dataset):
     """``samples`` (from :func:`make_samples`) -> ``{"clip": (3, T, S, S), "label", "index"}``.
 
     Training draws the temporal window (:func:`~videokd.data.samplers.temporal_random_crop`, the
-    lineage's range) and the crop/flip per item from a ``random.Random`` seeded by ``seed`` and the
-    item (reproducible in any worker); other phases loop-pad the clip list.
+    lineage's range) and the crop/flip per item from Python's ``random`` module, which the engine's
+    training loader seeds per sample (``SeededDataset``: reproducible in any worker and across a
+    resume); the other phases loop-pad the clip list (and keep its first T frames: the lineage
+    returned longer lists whole, which no batch can stack).
     """
 
     def __init__(
@@ -317,27 +319,22 @@ class FrameClipDataset(Dataset):
         transform: ClipTransform,
         sample_duration: int,
         *,
-        seed: int = 0,
         reader: Callable[[str, Sequence[int]], torch.Tensor] = read_frames,
     ) -> None:
-        self.samples, self.transform, self.t, self.seed, self.reader = samples, transform, sample_duration, seed, reader
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
+        self.samples, self.transform, self.t, self.reader = samples, transform, sample_duration, reader
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         sample = self.samples[index]
-        rng = random.Random(hash((self.seed, self.epoch, index)) & 0xFFFFFFFF)
         if self.transform.phase == "train":
             lo, hi = S.temporal_random_crop_bounds(len(sample["frame_indices"]), self.t)
-            idx = S.temporal_random_crop(sample["frame_indices"], self.t, begin=rng.randint(lo, hi))
-            params = self.transform.draw(rng)
+            idx = S.temporal_random_crop(sample["frame_indices"], self.t, begin=random.randint(lo, hi))
+            params = self.transform.draw(random)
         else:
-            idx, params = S.loop_pad(sample["frame_indices"], self.t), None
+            # loop padding; a list longer than T (n_val_samples=1 keeps every frame) starts the clip
+            idx, params = S.temporal_begin_crop(sample["frame_indices"], self.t), None
         frames = self.reader(sample["video"], idx.tolist())
         if frames.shape[0] < self.t:  # a missing frame cut the clip: loop-pad what was read
             frames = frames[torch.from_numpy(S.loop_pad(np.arange(frames.shape[0]), self.t))]

@@ -273,17 +273,18 @@ class ResNet3D(nn.Module):
         stage_planes: tuple[int, int, int, int] = (64, 128, 256, 512),
         pooling: str = "adaptive",
         detach_shortcut_a: bool = False,
+        base_width: int = 64,
     ) -> None:
         super().__init__()
         if shortcut not in ("A", "B"):
             raise ModelConfigError(f"resnet_shortcut must be 'A' or 'B', got {shortcut!r}")
-        self.inplanes = 64
+        self.inplanes = base_width
         self.shortcut, self.detach_shortcut_a, self.cardinality = shortcut, detach_shortcut_a, cardinality
-        self.conv1 = nn.Conv3d(3, 64, kernel_size=7, stride=(1, 2, 2), padding=(3, 3, 3), bias=False)
-        self.bn1 = nn.BatchNorm3d(64)
+        self.conv1 = nn.Conv3d(3, base_width, kernel_size=7, stride=(1, 2, 2), padding=(3, 3, 3), bias=False)
+        self.bn1 = nn.BatchNorm3d(base_width)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool3d(kernel_size=3, stride=2, padding=1)
-        planes = [p * widen for p in stage_planes]
+        planes = [p * widen * base_width // 64 for p in stage_planes]
         self.layer1 = self._make_layer(block, planes[0], layers[0])
         self.layer2 = self._make_layer(block, planes[1], layers[1], stride=2)
         self.layer3 = self._make_layer(block, planes[2], layers[2], stride=2)
@@ -430,8 +431,10 @@ def build_model(
     resnext_cardinality: int = 32,
     pooling: str = "adaptive",
     detach_shortcut_a: bool = False,
+    base_width: int = 64,
 ) -> nn.Module:
-    """The lineage's model factory (``opts`` names as keywords)."""
+    """The lineage's model factory (``opts`` names as keywords). ``base_width`` (stem width; the
+    stages scale with it) is 64 in every lineage network; smaller values make tiny test variants."""
     if model not in _FAMILY_DEPTHS:
         raise ModelConfigError(f"model must be one of {sorted(_FAMILY_DEPTHS)}, got {model!r}")
     if model_depth not in _FAMILY_DEPTHS[model]:
@@ -440,9 +443,11 @@ def build_model(
         )
     size = dict(sample_size=sample_size, sample_duration=sample_duration, n_classes=n_classes, pooling=pooling)
     if model == "densenet":
+        if base_width != 64:
+            raise ModelConfigError("base_width applies to the ResNet families only (DenseNet keeps its lineage widths)")
         return DenseNet3D(DENSENET_DEPTHS[model_depth], **size)
     kind, layers = RESNET_DEPTHS[model_depth]
-    common = dict(size, shortcut=resnet_shortcut, detach_shortcut_a=detach_shortcut_a)
+    common = dict(size, shortcut=resnet_shortcut, detach_shortcut_a=detach_shortcut_a, base_width=base_width)
     if model == "resnet":
         return ResNet3D(BasicBlock if kind == "basic" else Bottleneck, layers, **common)
     if model == "preresnet":
@@ -464,9 +469,9 @@ def lineage_state_dict(state: Mapping[str, torch.Tensor], model: Optional[nn.Mod
     filled with the model's own."""
     out = {(k[len("module.") :] if k.startswith("module.") else k): v for k, v in state.items()}
     if model is not None:
-        for k, v in model.state_dict().items():
+        for k in model.state_dict():
             if k.endswith("num_batches_tracked") and k not in out:
-                out[k] = v.clone()
+                out[k] = torch.zeros((), dtype=torch.long)
     return out
 
 

@@ -115,6 +115,9 @@ DEFAULTS: dict[str, Any] = {
         "log_every": 10,
         "progress": True,
     },
+    "student": {
+        "base_width": 64,  # stem width (stages scale with it); 64 in every lineage network, less = tiny variants
+    },
     "compat": {
         # the lineage's behaviour where it differs from the fixed default
         "pooling": "adaptive",  # fixed: AvgPool built for sample_size/sample_duration
