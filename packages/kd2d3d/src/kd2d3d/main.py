@@ -39,20 +39,24 @@ def parse(argv: Optional[Sequence[str]] = None):
     parser.add_argument("--config", help="YAML config (keys: the lineage options + kd, teacher, run, compat)")
     parser.add_argument("overrides", nargs="*", help="KEY=VALUE overrides, e.g. n_epochs=2 kd.type=logits")
     args, rest = parser.parse_known_args(argv)
+    overrides = list(args.overrides)
     lineage = []
     i = 0
-    while i < len(rest):  # lineage flags (--sample_size 96, --nesterov) anywhere on the line
-        flag = rest[i]
-        key = flag[2:] if flag.startswith("--") else None
+    while i < len(rest):  # lineage flags (--sample_size 96, --nesterov) and more KEY=VALUE anywhere
+        item = rest[i]
+        if not item.startswith("--"):
+            overrides.append(item)
+            i += 1
+            continue
+        key = item[2:]
         if key not in LINEAGE_DEFAULTS:
             parser.error(
-                f"unrecognized argument {flag!r} (overrides are KEY=VALUE; lineage flags are --<opts.py name>)"
+                f"unrecognized argument {item!r} (overrides are KEY=VALUE; lineage flags are --<opts.py name>)"
             )
         takes_value = not isinstance(LINEAGE_DEFAULTS[key], bool)
         lineage.extend(rest[i : i + 1 + takes_value])
         i += 1 + takes_value
-    overrides = [o for o in args.overrides if "=" in o]
-    stray = [o for o in args.overrides if "=" not in o]
+    stray = [o for o in overrides if "=" not in o]
     if stray:
         parser.error(f"overrides must be KEY=VALUE, got {stray}")
     return load_options(args.config, overrides + lineage_argv_to_overrides(lineage))

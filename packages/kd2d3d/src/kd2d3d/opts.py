@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Optional
 
 import torch
@@ -40,7 +41,9 @@ __all__ = [
 
 # opts.py of the lineage, in its order (the order of opts.json)
 LINEAGE_DEFAULTS: dict[str, Any] = {
-    "root_path": "/root/data/ActivityNet",
+    # the lineage's default was /root/data/ActivityNet; here the data root of the repository
+    # convention: $VIDEOKD_DATA, else <repo>/data (see expand_root)
+    "root_path": "${VIDEOKD_DATA}",
     "video_path": "video_kinetics_jpg",
     "annotation_path": "kinetics.json",
     "result_path": "results",
@@ -184,6 +187,29 @@ def lineage_argv_to_overrides(argv: Sequence[str]) -> list[str]:
     return out
 
 
+DATA_ROOT_VAR = "${VIDEOKD_DATA}"
+
+
+def default_data_root() -> str:
+    """``$VIDEOKD_DATA``, else ``<repo>/data`` (this file lives in ``<repo>/packages/kd2d3d/src/kd2d3d``),
+    else ``./data``."""
+    if os.environ.get("VIDEOKD_DATA"):
+        return os.environ["VIDEOKD_DATA"]
+    here = Path(__file__).resolve()
+    repo = here.parents[4] if len(here.parents) > 4 else None
+    if repo is not None and (repo / "core").is_dir() and (repo / "packages").is_dir():
+        return str(repo / "data")
+    return "data"
+
+
+def expand_root(root: str) -> str:
+    """``${VIDEOKD_DATA}`` (or ``$VIDEOKD_DATA``) in ``root_path`` -> the data root."""
+    for token in (DATA_ROOT_VAR, "$VIDEOKD_DATA"):
+        if token in root:
+            root = root.replace(token, default_data_root())
+    return root
+
+
 def _join(root: str, path: str) -> str:
     return os.path.join(root, path) if root else path
 
@@ -192,6 +218,7 @@ def resolve(cfg: Mapping[str, Any]) -> dict[str, Any]:
     """The lineage's derived options: the flat ``opts.json`` dict (every lineage key, paths joined
     onto a non-empty ``root_path``, plus ``scales``, ``arch``, ``mean``, ``std``)."""
     opts = {k: cfg[k] for k in LINEAGE_DEFAULTS}
+    opts["root_path"] = expand_root(opts["root_path"])
     if opts["root_path"]:
         for key in ("video_path", "annotation_path", "result_path"):
             opts[key] = _join(opts["root_path"], opts[key])

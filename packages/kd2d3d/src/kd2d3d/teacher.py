@@ -97,7 +97,10 @@ def build_teacher(cfg: Mapping[str, Any], *, n_classes: int, mean, std, norm_val
     ``torchvision_weights`` (downloaded by torchvision once, for users with internet)."""
     import torchvision
 
-    tc = cfg["teacher"]
+    from .opts import expand_root
+
+    tc = dict(cfg["teacher"])
+    tc["weights"] = expand_root(tc["weights"])
     k = tc["n_classes"] or n_classes
     try:
         if tc["torchvision_weights"]:
