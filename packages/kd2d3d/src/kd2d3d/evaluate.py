@@ -85,13 +85,20 @@ def video_results(
 
 
 def ground_truth_labels(annotation: Mapping[str, Any], subset: str, *, dataset: str = "ucf101") -> dict[str, str]:
-    """``{video_id: label}`` of a subset (Kinetics: the id without its ``_%06d_%06d`` suffix)."""
+    """``{video_id: label}`` of a subset (Kinetics: the id without its ``_%06d_%06d`` suffix;
+    ActivityNet: the label of the video's first segment)."""
     strip = 14 if dataset == "kinetics" else 0
-    return {
-        (k[:-strip] if strip else k): v["annotations"]["label"]
-        for k, v in annotation["database"].items()
-        if v["subset"] == subset
-    }
+    out = {}
+    for key, entry in annotation["database"].items():
+        if entry["subset"] != subset:
+            continue
+        ann = entry["annotations"]
+        if isinstance(ann, list):  # ActivityNet: timed segments
+            if not ann:
+                continue
+            ann = ann[0]
+        out[key[:-strip] if strip else key] = ann["label"]
+    return out
 
 
 def video_accuracy(
