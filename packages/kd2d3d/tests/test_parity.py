@@ -207,13 +207,16 @@ def _layout(fx: dict, _tmp: Path) -> None:
 
 
 # ==================================================================================== options
-def _base_argv(case_argv: list[str]) -> list[str]:
-    # the fixture's command: main.py --root_path "" --no_cuda --n_epochs 0 --dataset ucf101 <case args>,
-    # temporary paths <ROOT>/jpg, ann.json, res and n_threads 0
-    paths = ["--video_path", "<ROOT>/jpg", "--annotation_path", "<ROOT>/ann.json", "--result_path", "<ROOT>/res"]
-    argv = ["--root_path", "", "--no_cuda", "--n_epochs", "0", "--dataset", "ucf101", "--n_threads", "0"]
-    if "--root_path" not in case_argv:
-        argv += paths
+def _base_argv(fx: dict, case_argv: list[str]) -> list[str]:
+    """The fixture's base command (``config.command``) plus its temporary paths and worker count,
+    which the command leaves out (taken from the defaults case), then the case's own arguments."""
+    base = [a for a in shlex.split(fx["config"]["command"])[1:] if a != "<case"]
+    base = base[: base.index("args>")] if "args>" in base else base
+    defaults = fx["outputs"]["cases"]["defaults"]["opts_json"]
+    argv = list(base)
+    for key in ("video_path", "annotation_path", "result_path", "n_threads"):
+        if f"--{key}" not in case_argv and f"--{key}" not in base:
+            argv += [f"--{key}", str(defaults[key])]
     return argv + case_argv
 
 
@@ -221,7 +224,7 @@ def _base_argv(case_argv: list[str]) -> list[str]:
 def _main_config(fx: dict, _tmp: Path) -> None:
     for name, case_argv in fx["inputs"]["cases"].items():
         exp = fx["outputs"]["cases"][name]
-        cfg = O.load_options(overrides=O.lineage_argv_to_overrides(_base_argv(list(case_argv))))
+        cfg = O.load_options(overrides=O.lineage_argv_to_overrides(_base_argv(fx, list(case_argv))))
         opts = O.resolve(cfg)
         assert_matches(opts, exp["opts_json"], **_tol(fx), context=f"{name} opts.json")
         mean, std = O.norm_method(opts)
@@ -642,23 +645,23 @@ def _extraction(fx: dict, tmp: Path) -> None:
 
     cfg = fx["config"]
     w, h = cfg["video_wh"]
-    layouts = {
-        "utils/video_jpg_kinetics.py": ("kin", "out_kin", "classes", 240),
-        "utils/video_jpg_ucf101_hmdb51.py": ("ucf", "out_ucf", "classes", 240),
-        "utils/video_jpg.py": ("anet", "out_anet", "flat", 360),
-    }
     rng = np.random.default_rng(0)
     for script, videos in fx["inputs"]["videos"].items():
-        src, dst, layout, height = layouts[script]
+        exp = fx["outputs"]["results"][script]
+        # source / destination folders and the frame height from the recorded command lines
+        first = shlex.split(exp["commands"][0].replace("<TMP>", str(tmp)))
+        src = videos[0].split("/")[0]
+        dst = Path(first[-1]).relative_to(tmp).parts[0]
+        height = int(first[first.index("-vf") + 1].split(":")[1])
+        layout = "flat" if script.endswith("/video_jpg.py") else "classes"
         for rel in videos:
             path = tmp / rel
-            if path.suffix in (".mp4", ".avi"):
+            if path.suffix.lower() in T.VIDEO_EXTENSIONS:
                 frames = rng.integers(0, 255, (cfg["n_frames"], h, w, 3), dtype=np.uint8)
                 write_video(path, frames, fps=cfg["frame_rate"])
-            else:
+            else:  # not a video: skipped by the tools
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text("not a video")
-        exp = fx["outputs"]["results"][script]
         cmds = T.lineage_commands(str(tmp / src), str(tmp / dst), layout=layout, height=height)
         want = [shlex.split(c.replace("<TMP>", str(tmp))) for c in exp["commands"]]
         _exact(sorted(cmds), sorted(want), script)
