@@ -77,9 +77,14 @@ def _check_run(result: Path) -> dict:
 
 @pytest.mark.slow
 def test_train_validate_test_without_kd(ucf: Path, tmp_path: Path):
+    # one epoch through the launcher, then the same run folder with n_epochs=2: the engine resumes
+    # from checkpoints/last.pt and runs only the second epoch
+    res = _run(["bash", PKG / "train.sh", TINY, *_data(ucf, tmp_path / "run"), "n_epochs=1", "test=false"], tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").is_file() and not (tmp_path / "run" / "save_2.pth").exists()
     res = _run(["bash", PKG / "train.sh", TINY, *_data(ucf, tmp_path / "run")], tmp_path)
     assert res.returncode == 0, res.stderr[-3000:]
-    out = _check_run(tmp_path / "run")
+    out = _check_run(tmp_path / "run")  # train.log: epochs 1 and 2, once each
     n_val = sum(
         1 for v in json.loads((ucf / "ucf101_01.json").read_text())["database"].values() if v["subset"] == "validation"
     )

@@ -18,6 +18,7 @@ from kd2d3d import data as D
 from kd2d3d import evaluate as E
 from kd2d3d import models as M
 from kd2d3d import opts as O
+from kd2d3d import runner as R
 from kd2d3d import tools as T
 from videokd.testing import assert_matches, fixture_files, load_fixture
 
@@ -323,9 +324,30 @@ def _sgd(fx: dict, _tmp: Path) -> None:
             )
             bufs = {n: opt.state[p]["momentum_buffer"] for n, p in params.items()}
             assert_matches(bufs, step["momentum_buffer_after"], **_tol(fx), context=f"{variant} buffers {s}")
-        # the logged lr is that of parameter group 0 (0 when fine-tuning)
+        # the logged lr is that of parameter group 0 (0 when fine-tuning); the logs' headers
         logged = float(run["train_log_text"].splitlines()[1].split("\t")[-1])
         assert opt.param_groups[0]["lr"] == logged
+        assert run["train_log_text"].splitlines()[0] == "\t".join(R.LOG_HEADERS["train"])
+        assert run["train_batch_log_text"].splitlines()[0] == "\t".join(R.LOG_HEADERS["train_batch"])
+        # the checkpoint layout, through save_lineage_checkpoint on a network with these parameters
+        net = torch.nn.Module()
+        for name, p in params.items():
+            holder, leaf = net, name.split(".")
+            for part in leaf[:-1]:
+                if not hasattr(holder, part):
+                    holder.add_module(part, torch.nn.Module())
+                holder = getattr(holder, part)
+            holder.register_parameter(leaf[-1], p)
+        want = run["checkpoint"]
+        ckpt_path = _tmp / f"{variant}.pth"
+        R.save_lineage_checkpoint(ckpt_path, epoch=want["epoch"] - 1, arch=want["arch"], net=net, optimizer=opt)
+        ckpt = torch.load(ckpt_path, weights_only=True)
+        assert sorted(ckpt) == sorted(want["keys"]) and ckpt["epoch"] == want["epoch"]
+        assert sorted(ckpt["optimizer"]) == sorted(want["optimizer_state_keys"])
+        params_only = [k for k in want["state_dict_keys"] if k in params]
+        assert list(ckpt["state_dict"]) == params_only
+        groups = [{k: g[k] for k in want["optimizer_param_groups"][0]} for g in ckpt["optimizer"]["param_groups"]]
+        assert_matches(groups, want["optimizer_param_groups"], **_tol(fx))
 
 
 @check("reduce_lr_on_plateau")

@@ -97,6 +97,13 @@ def _ignore_nbt() -> list[str]:
 
 
 # ----------------------------------------------------------------------------- logs
+LOG_HEADERS = {
+    "train": ("epoch", "loss", "acc", "lr"),
+    "train_batch": ("epoch", "batch", "iter", "loss", "acc", "lr"),
+    "val": ("epoch", "loss", "acc"),
+}
+
+
 class LineageLogs:
     """``train.log``, ``train_batch.log``, ``val.log`` (tab-separated, with headers)."""
 
@@ -104,12 +111,8 @@ class LineageLogs:
         self.enabled = enabled
         self.files = {}
         if enabled:
-            heads = {
-                "train": "epoch\tloss\tacc\tlr",
-                "train_batch": "epoch\tbatch\titer\tloss\tacc\tlr",
-                "val": "epoch\tloss\tacc",
-            }
-            for name, head in heads.items():
+            for name, cols in LOG_HEADERS.items():
+                head = "\t".join(cols)
                 path = folder / f"{name}.log"
                 fresh = not path.exists()
                 self.files[name] = open(path, "a", buffering=1)
