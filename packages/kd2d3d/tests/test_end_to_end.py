@@ -119,6 +119,18 @@ def test_train_validate_test_with_kd(ucf: Path, tmp_path: Path):
     assert again["video_top1"] == out["acc"]["video_top1"]
 
 
+@pytest.mark.slow
+def test_ddp_two_processes_through_the_launcher(ucf: Path, tmp_path: Path):
+    """NPROC=2: torchrun, gloo on the CPU; every validation video scored once in the test json."""
+    res = _run(["bash", PKG / "train.sh", TINY, *_data(ucf, tmp_path / "run"), "n_epochs=1"], tmp_path, NPROC="2")
+    assert res.returncode == 0, res.stderr[-3000:]
+    results = json.loads((tmp_path / "run" / "val.json").read_text())["results"]
+    ann = json.loads((ucf / "ucf101_01.json").read_text())
+    assert sorted(results) == sorted(k for k, v in ann["database"].items() if v["subset"] == "validation")
+    assert len((tmp_path / "run" / "train.log").read_text().splitlines()) == 2  # header + one epoch, rank 0 only
+    assert res.stdout.count("video_top1") == 1
+
+
 def _main(argv: list, capsys) -> tuple[int, str]:
     """main.py in this process (its message and exit code, as run_main gives them to the shell)."""
     from kd2d3d.main import main

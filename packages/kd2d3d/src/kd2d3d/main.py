@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Optional
@@ -68,6 +69,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from .runner import run  # torch-heavy imports after the arguments are known good
 
     summary = run(cfg)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
     for key, value in summary.items():
         if isinstance(value, float):
             print(f"[kd2d3d] {key}: {value:.4f}")

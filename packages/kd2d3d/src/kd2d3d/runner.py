@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -262,7 +263,8 @@ def _train(cfg, opts, model, teacher, distiller, train_ds, val_ds, begin_epoch, 
         train_ds,
         batch_size=per_rank,
         # a last batch of a single clip cannot go through batch norm in training mode (the lineage crashed)
-        drop_last=(len(train_ds) // world) % per_rank == 1,
+        # (each rank gets ceil(n / world) samples: the sampler pads the shards evenly)
+        drop_last=per_rank > 1 and math.ceil(len(train_ds) / world) % per_rank == 1,
         seed=opts["manual_seed"],
         num_workers=_loader_workers(opts),
         pin_memory=dist.device.type == "cuda",
