@@ -81,6 +81,10 @@ def test_build_teacher_loads_a_weights_file_and_names_a_missing_one(tmp_path):
     cfg["kd"]["type"] = "logits"
     with pytest.raises(TeacherError, match="no teacher weights"):
         build_teacher(cfg, n_classes=3, mean=[0, 0, 0], std=[1, 1, 1], norm_value=1)
+    cfg["kd"]["type"] = "feature"
+    with pytest.raises(TeacherError, match="no teacher weights"):
+        build_teacher(cfg, n_classes=3, mean=[0, 0, 0], std=[1, 1, 1], norm_value=1)
+    assert build_teacher(cfg, n_classes=3, mean=[0, 0, 0], std=[1, 1, 1], norm_value=1, allow_random=True)
     cfg["teacher"]["weights"] = str(tmp_path / "missing.pth")
     with pytest.raises(TeacherError, match="missing.pth"):
         build_teacher(cfg, n_classes=3, mean=[0, 0, 0], std=[1, 1, 1], norm_value=1)

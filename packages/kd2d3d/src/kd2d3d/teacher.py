@@ -91,10 +91,13 @@ class Teacher2D(nn.Module):
         }
 
 
-def build_teacher(cfg: Mapping[str, Any], *, n_classes: int, mean, std, norm_value: float) -> Teacher2D:
+def build_teacher(
+    cfg: Mapping[str, Any], *, n_classes: int, mean, std, norm_value: float, allow_random: bool = False
+) -> Teacher2D:
     """The teacher of ``cfg["teacher"]``: ``arch`` from torchvision, weights from the ``weights``
     file (a state dict, or a checkpoint holding one; ``module.`` stripped) or torchvision's
-    ``torchvision_weights`` (downloaded by torchvision once, for users with internet)."""
+    ``torchvision_weights`` (downloaded by torchvision once, for users with internet).
+    ``allow_random`` permits a randomly initialised teacher (timing runs only)."""
     import torchvision
 
     from .opts import expand_root
@@ -118,10 +121,11 @@ def build_teacher(cfg: Mapping[str, Any], *, n_classes: int, mean, std, norm_val
                 f"with a {k}-class fc; set teacher.weights, or teacher.torchvision_weights)"
             )
         load_weights(net, tc["weights"])
-    elif cfg["kd"]["type"] in ("logits", "both") and not tc["torchvision_weights"]:
+    elif not tc["torchvision_weights"] and not allow_random:
         raise TeacherError(
-            "kd.type uses the teacher's logits but no teacher weights are set: give teacher.weights "
-            "(a 2D network fine-tuned on frames of the target classes)"
+            f"kd.type={cfg['kd']['type']} (at_weight={cfg['kd']['at_weight']}) distils from the 2D teacher but no "
+            "teacher weights are set: give teacher.weights (for logit KD a 2D network fine-tuned on frames of the "
+            "target classes) or teacher.torchvision_weights"
         )
     return Teacher2D(net, student_mean=mean, student_std=std, norm_value=norm_value, frame_stride=tc["frame_stride"])
 
