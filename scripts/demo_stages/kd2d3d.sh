@@ -7,7 +7,7 @@ stage_kd2d3d() {
   log "stage kd2d3d: synthetic UCF-101 -> tools/*.py -> main.py --config configs/tiny.yaml (3D student + 2D teacher)"
   rm -rf "$root"
   mkdir -p "$root"
-  "$PY" -c "from videokd.data.synthetic import make_ucf101_dataset as m; m('$root/raw', classes=3, videos_per_class=20, frames=16, size=32)"
+  "$PY" -c "from videokd.data.synthetic import make_ucf101_dataset as m; m('$root/raw', classes=3, videos_per_class=30, frames=16, size=32)"
   "$PY" "$pkg/tools/video_jpg_ucf101_hmdb51.py" "$root/raw/UCF-101" "$root/jpg" --height 48 --no_progress
   "$PY" "$pkg/tools/n_frames_ucf101_hmdb51.py" "$root/jpg"
   "$PY" "$pkg/tools/ucf101_json.py" "$root/raw/ucfTrainTestlist" --dst_dir "$root"
