@@ -166,3 +166,30 @@ def test_entry_point_errors(ucf: Path, tmp_path: Path, capsys):
     # a misspelt key
     code, err = _main(["--config", TINY, "kd.alpah=0.1"], capsys)
     assert code == 2 and "kd.alpha" in err
+
+
+@pytest.mark.slow
+def test_activitynet_segments_train_and_test(tmp_path: Path):
+    """ActivityNet v1.3 layout (timed segments, fps files): one epoch, validation, test json."""
+    from kd2d3d.main import main
+    from videokd.data.synthetic import make_activitynet_frames_dataset
+
+    make_activitynet_frames_dataset(tmp_path / "anet", classes=3, videos_per_class=4, frames=40, size=32)
+    result = tmp_path / "run"
+    main(
+        [
+            "--config",
+            str(TINY),
+            "dataset=activitynet",
+            f"video_path={tmp_path / 'anet' / 'jpg'}",
+            f"annotation_path={tmp_path / 'anet' / 'activity_net.v1-3.min.json'}",
+            f"result_path={result}",
+            "sample_duration=16",
+            "n_epochs=1",
+        ]
+    )
+    ann = json.loads((tmp_path / "anet" / "activity_net.v1-3.min.json").read_text())
+    results = json.loads((result / "val.json").read_text())["results"]
+    assert sorted(results) == sorted(k for k, v in ann["database"].items() if v["subset"] == "validation")
+    acc = json.loads((result / "val_accuracy.json").read_text())
+    assert 0.0 <= acc["video_top1"] <= 1.0 and (result / "save_1.pth").is_file()
