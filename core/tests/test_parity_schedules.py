@@ -325,24 +325,26 @@ def check_reduce_lr_on_plateau(fx: dict) -> None:
 
 
 def check_sgd_train_steps(fx: dict) -> None:
-    cfg = fx["config"]
     for variant, run in fx["outputs"]["runs"].items():
         inp = fx["inputs"][variant]
         named = _params_from(inp["parameter_order"], inp["initial_params"])
-        lr = cfg["learning_rate"]
+        # each variant carries its own hyper-parameters (its argv): take them from its recorded groups
+        # (momentum, dampening, weight decay, nesterov) and per-parameter learning rates
+        hyper = run["optimizer"]["param_groups"][0]
         per_param_lr = run["steps"][0]["lr_per_parameter"]
-        # the lineage's groups: one plain group, or (fine-tuning) per-parameter lr overrides
+        lr = max(per_param_lr.values()) or fx["config"]["learning_rate"]
         groups = param_groups(
-            named, weight_decay=cfg["weight_decay"], lr=lr, no_decay=None, lr_mult=lambda n: per_param_lr[n] / lr
+            named, weight_decay=hyper["weight_decay"], lr=lr, no_decay=None, lr_mult=lambda n: per_param_lr[n] / lr
         )
-        nesterov = "--nesterov" in inp["argv"]
+        nesterov = bool(hyper["nesterov"])
+        assert nesterov == ("--nesterov" in inp["argv"])
         opt = build_optimizer(
             "sgd",
             groups,
             lr=lr,
-            momentum=cfg["momentum"],
-            dampening=cfg["dampening"],
-            weight_decay=cfg["weight_decay"],
+            momentum=hyper["momentum"],
+            dampening=hyper["dampening"],
+            weight_decay=hyper["weight_decay"],
             nesterov=nesterov,
         )
         exp_group = run["optimizer"]["param_groups"][0]

@@ -1,0 +1,20 @@
+# kd2d3d demo stage (sourced by scripts/demo.sh, which provides $PY, $OUT, $REPO_ROOT and log):
+# synthetic UCF-101 videos -> the lineage tools (frames, n_frames, json) -> main.py --config with a
+# tiny 3D ResNet-10 and a frozen 2D ResNet-18 teacher (logit + feature distillation), 2 epochs on
+# the CPU -> video accuracy of the test loop.
+stage_kd2d3d() {
+  local root="$OUT/kd2d3d" pkg="$REPO_ROOT/packages/kd2d3d"
+  log "stage kd2d3d: synthetic UCF-101 -> tools/*.py -> main.py --config configs/tiny.yaml (3D student + 2D teacher)"
+  rm -rf "$root"
+  mkdir -p "$root"
+  "$PY" -c "from videokd.data.synthetic import make_ucf101_dataset as m; m('$root/raw', classes=3, videos_per_class=30, frames=16, size=32)"
+  "$PY" "$pkg/tools/video_jpg_ucf101_hmdb51.py" "$root/raw/UCF-101" "$root/jpg" --height 48 --no_progress
+  "$PY" "$pkg/tools/n_frames_ucf101_hmdb51.py" "$root/jpg"
+  "$PY" "$pkg/tools/ucf101_json.py" "$root/raw/ucfTrainTestlist" --dst_dir "$root"
+  # the 2D teacher: a torchvision ResNet-18 (3-way head); untrained here (no weights are downloaded)
+  "$PY" -c "import torch, torchvision; torch.manual_seed(0); torch.save(torchvision.models.resnet18(num_classes=3).state_dict(), '$root/teacher.pth')"
+  "$PY" "$pkg/main.py" --config "$pkg/configs/tiny.yaml" video_path="$root/jpg" annotation_path="$root/ucf101_01.json" \
+    result_path="$root/run" kd.type=both kd.alpha=0.3 teacher.weights="$root/teacher.pth"
+  "$PY" -c "import json; a = json.load(open('$root/run/val_accuracy.json')); print('[kd2d3d] video top-1 %.3f  top-5 %.3f  clip top-1 %.3f (chance 0.333)' % (a['video_top1'], a['video_top5'], a['clip_top1']))"
+  log "kd2d3d run folder (opts.json, logs, save_N.pth, val.json, TensorBoard): $root/run"
+}
