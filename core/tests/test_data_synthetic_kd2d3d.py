@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 
 from videokd.data.synthetic import class_name
-from videokd.data.synthetic_kd2d3d import FORMATS, write_kinetics_crawler
+from videokd.data.synthetic.kinetics_crawler import FORMATS, write_kinetics_crawler
 from videokd.data.video import probe_video
 
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from videokd.data.synthetic_kiclip import FORMATS
+from videokd.data.synthetic.kiclip_b2n import FORMATS
 from videokd.data.video import VideoReader
 
 LAYOUT = {

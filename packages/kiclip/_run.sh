@@ -71,7 +71,7 @@ kiclip_require() {
       printf '          %s\n' "${missing[@]}"
       echo "[kiclip] get the videos and the split/description files (see $KICLIP_DIR/README.md, 'Data'),"
       echo "         pass the data root as the first argument or VIDEOKD_DATA, or make a synthetic stand-in:"
-      echo "           $KICLIP_PYTHON -c \"from videokd.data.synthetic_kiclip import FORMATS; FORMATS['$fmt']('$DATA')\""
+      echo "           $KICLIP_PYTHON -c \"from videokd.data.synthetic.kiclip_b2n import FORMATS; FORMATS['$fmt']('$DATA')\""
     } >&2
     exit 2
   fi

@@ -9,7 +9,7 @@ stage_kiclip() {
   mkdir -p "$root"
   "$PY" -c "
 from kiclip.tiny_clip import write_tiny_clip
-from videokd.data.synthetic_kiclip import write_kiclip_k400
+from videokd.data.synthetic.kiclip_b2n import write_kiclip_k400
 write_kiclip_k400('$root/data', classes=6, videos_per_class=8, frames=24, size=40)
 write_tiny_clip('$root/ViT-tiny.pt', classes=6)
 "

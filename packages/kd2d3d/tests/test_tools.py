@@ -16,7 +16,7 @@ from PIL import Image
 
 from kd2d3d import tools as T
 from videokd.data.synthetic import make_hmdb51_dataset, make_ucf101_dataset, write_video
-from videokd.data.synthetic_kd2d3d import write_kinetics_crawler
+from videokd.data.synthetic.kinetics_crawler import write_kinetics_crawler
 from videokd.data.video import probe_video
 
 PKG = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from kiclip.tiny_clip import write_tiny_clip
-from videokd.data.synthetic_kiclip import write_kiclip_k400
+from videokd.data.synthetic.kiclip_b2n import write_kiclip_k400
 
 PKG = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted(p.name for p in PKG.glob("*.sh") if not p.name.startswith("_"))

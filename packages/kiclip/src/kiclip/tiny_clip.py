@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from videokd.clip import CLIP_MEAN, CLIP_STD, CLIPConfig, create_model
 from videokd.data.synthetic import render_clip
-from videokd.data.synthetic_kiclip import kiclip_description
+from videokd.data.synthetic.kiclip_b2n import kiclip_description
 
 from .prompts import tokenize_prompt_sets
 

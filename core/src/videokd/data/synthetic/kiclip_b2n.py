@@ -26,7 +26,9 @@ from typing import Callable
 
 import numpy as np
 
-from .synthetic import class_attributes, class_name, render_clip, write_video
+from ._registry import SyntheticDataset, register_format
+from .content import class_attributes, class_name, render_clip
+from .media import write_video
 
 __all__ = [
     "kiclip_description",
@@ -236,3 +238,20 @@ FORMATS = {
     "kiclip_hmdb51": write_kiclip_hmdb51,
     "kiclip_cd_k400": write_kiclip_cd_k400,
 }
+
+
+def _registry_builder(name: str, write: Callable[..., Path]) -> Callable[..., SyntheticDataset]:
+    def build(out_dir, *, classes=6, videos_per_class=8, frames=24, size=40, seed=0, **kwargs) -> SyntheticDataset:
+        root = write(
+            out_dir, classes=classes, videos_per_class=videos_per_class, frames=frames, size=size, seed=seed, **kwargs
+        )
+        ds = SyntheticDataset(Path(root), name, meta={"classes": classes, "videos_per_class": videos_per_class})
+        ds.write_meta()
+        return ds
+
+    build.__doc__ = (write.__doc__ or "").strip().splitlines()[0]
+    return build
+
+
+for _name, _write in FORMATS.items():
+    register_format(_name, _registry_builder(_name, _write))

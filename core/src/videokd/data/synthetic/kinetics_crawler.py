@@ -12,7 +12,7 @@
   Labels are Kinetics-style phrases with spaces ("red square moving left"), quoted in the CSV;
   rows come in video order (classes interleaved), so first-appearance order differs from sorted.
 
-(Wired into ``datasets/make_synthetic.py`` through :data:`FORMATS`.)
+(Registered in :data:`videokd.data.synthetic.FORMATS`, so ``datasets/make_synthetic.py kinetics-crawler DIR`` writes it.)
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .synthetic import SyntheticDataset, _make_videos, class_name, write_video
+from ._registry import SyntheticDataset, register_format
+from .content import class_name, make_videos
+from .media import write_video
 
 __all__ = ["write_kinetics_crawler", "FORMATS"]
 
@@ -41,7 +43,7 @@ def write_kinetics_crawler(
     """Write the ``kinetics-crawler`` layout (see the module docstring). About 60 % of each class's
     videos are training, 20 % validation, 20 % test (unlabelled)."""
     root = Path(root)
-    videos = _make_videos(classes, videos_per_class, frames, size, seed, fps=fps)
+    videos = make_videos(classes, videos_per_class, frames, size, seed, fps=fps)
     # interleave the classes (video-major) so the csv's first-appearance label order is not sorted
     order = sorted(range(len(videos)), key=lambda i: (videos[i].index, videos[i].label))
     rng = np.random.default_rng(seed + 7)
@@ -86,3 +88,4 @@ def write_kinetics_crawler(
 
 
 FORMATS = {"kinetics-crawler": write_kinetics_crawler}
+register_format("kinetics-crawler", write_kinetics_crawler)
