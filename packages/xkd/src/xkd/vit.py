@@ -42,14 +42,17 @@ __all__ = [
     "init_xkd_weights",
 ]
 
-# name -> (embed_dim, depth, num_heads), the original size tables
+# name -> (embed_dim, depth, num_heads): the original size tables, plus ``micro_*`` (this package's
+# CPU test / demo size)
 ENCODER_SIZES = {
+    "micro_encoder": (32, 1, 2),
     "tiny_encoder": (192, 12, 3),
     "small_encoder": (384, 12, 6),
     "base_encoder": (768, 12, 12),
     "large_encoder": (1024, 24, 16),
 }
 DECODER_SIZES = {
+    "micro_decoder": (16, 1, 2),
     "tiny_decoder": (96, 4, 3),
     "small_decoder": (192, 4, 6),
     "base_decoder": (384, 4, 12),
