@@ -24,3 +24,16 @@ xkd_launch() {
   fi
   exec "$XKD_PYTHON" -m "$module" "$@"
 }
+
+# xkd_eval MODULE DB ARGS...: leading arguments that are not flags are config names (-c NAME each);
+# WEIGHT_PATH (environment) is used when --weight_path is not given.
+xkd_eval() {
+  local module="$1" db="$2"; shift 2
+  local args=(--db "$db")
+  while [ $# -gt 0 ] && [ "${1#-}" = "$1" ] && [ "${1#*=}" = "$1" ]; do args+=(-c "$1"); shift; done
+  case " $* " in
+    *" --weight_path "*|*" --weight_path="*) ;;
+    *) [ -n "${WEIGHT_PATH:-}" ] && args+=(--weight_path "$WEIGHT_PATH") ;;
+  esac
+  xkd_launch "$module" "${args[@]}" "$@"
+}

@@ -15,6 +15,7 @@ __all__ = ["VIT_CONFIGS", "build_eval_backbone", "load_eval_backbone", "pooled_f
 
 # vit_config name -> (embed_dim, depth, num_heads)
 VIT_CONFIGS: dict[str, tuple[int, int, int]] = {
+    "micro": (32, 1, 2),  # this package's CPU test / demo size (micro_encoder)
     "tiny": (192, 12, 3),
     "small": (384, 12, 6),
     "base": (768, 12, 12),

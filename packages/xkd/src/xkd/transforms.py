@@ -17,7 +17,14 @@ import torch
 
 from videokd.data import transforms as TF
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "strong3crop_eval", "randaug3crop_eval", "PretrainVideoViews"]
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "strong3crop_eval",
+    "randaug3crop_eval",
+    "augment_clip",
+    "PretrainVideoViews",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -59,6 +66,30 @@ def _gaussian_blur(video: torch.Tensor, kernel: int, sigma: float) -> torch.Tens
     return y.reshape(t, c, h, w).permute(1, 0, 2, 3)
 
 
+def augment_clip(video: torch.Tensor, size: int, cfg: Mapping[str, Any], *, rng: random.Random) -> torch.Tensor:
+    """Clip-consistent augmentation of ``video (C, T, H, W)`` float in [0, 1] -> normalised
+    ``(C, T, size, size)``: random resized crop (``crop_scale`` or ``min_area``), flip ``p_flip``,
+    colour jitter ``color`` (always applied, random op order), grey ``p_gray``, blur ``p_blur``."""
+    scale = cfg.get("crop_scale", cfg.get("min_area", (0.08, 1.0)))
+    scale = (float(scale), 1.0) if isinstance(scale, (int, float)) else tuple(float(v) for v in scale)
+    x, _ = TF.random_resized_crop(video, size, scale=scale, rng=rng)
+    if rng.random() < float(cfg.get("p_flip", 0.5)):
+        x = TF.hflip(x)
+    color = cfg.get("color")
+    if color:
+        with torch.random.fork_rng(devices=[]):  # the jitter draws from torch's global generator
+            torch.manual_seed(rng.randrange(2**31))
+            x = TF.ColorJitter(*[float(c) for c in color], p=1.0)(x.permute(1, 0, 2, 3)).permute(1, 0, 2, 3)
+    if rng.random() < float(cfg.get("p_gray", 0.0)):
+        x = TF.grayscale(x, channel_dim=0)
+    if rng.random() < float(cfg.get("p_blur", 0.0)):
+        x = _gaussian_blur(x, size // 20 * 2 + 1, rng.uniform(0.1, 2.0))
+    x = x.clamp(0, 1)
+    if cfg.get("normalize", True):
+        x = TF.normalize(x, IMAGENET_MEAN, IMAGENET_STD, channel_dim=0)
+    return x
+
+
 class PretrainVideoViews:
     """``global_local`` video views from ``(T, H, W, 3)`` uint8 frames (already at the clip's fps).
 
@@ -75,33 +106,13 @@ class PretrainVideoViews:
         self.l = dict(aug.get("local", {}))
         self.rng = rng or random.Random()
 
-    def _view(self, video: torch.Tensor, size: int, cfg: Mapping[str, Any]) -> torch.Tensor:
-        """``video (C, T, H, W)`` float in [0, 1] -> augmented, normalised ``(C, T, size, size)``."""
-        scale = tuple(cfg.get("crop_scale", (0.08, 1.0)))
-        x, _ = TF.random_resized_crop(video, size, scale=scale, rng=self.rng)
-        if self.rng.random() < float(cfg.get("p_flip", 0.5)):
-            x = TF.hflip(x)
-        color = cfg.get("color")
-        if color:
-            with torch.random.fork_rng(devices=[]):  # the jitter draws from torch's global generator
-                torch.manual_seed(self.rng.randrange(2**31))
-                x = TF.ColorJitter(*[float(c) for c in color], p=1.0)(x.permute(1, 0, 2, 3)).permute(1, 0, 2, 3)
-        if self.rng.random() < float(cfg.get("p_gray", 0.0)):
-            x = TF.grayscale(x, channel_dim=0)
-        if self.rng.random() < float(cfg.get("p_blur", 0.0)):
-            x = _gaussian_blur(x, size // 20 * 2 + 1, self.rng.uniform(0.1, 2.0))
-        x = x.clamp(0, 1)
-        if cfg.get("normalize", True):
-            x = TF.normalize(x, IMAGENET_MEAN, IMAGENET_STD, channel_dim=0)
-        return x
-
     def __call__(self, frames: torch.Tensor) -> list[torch.Tensor]:
         t, h, w, _ = frames.shape
         rh, rw = TF.short_side_size(h, w, self.crop, order="product")
         video = TF.to_float(TF.resize_frames_pil(frames, (rh, rw), resample="bilinear").permute(3, 0, 1, 2))
-        views = [self._view(video, self.crop, self.g)]
+        views = [augment_clip(video, self.crop, self.g, rng=self.rng)]
         lt = max(t // self.temporal_ratio, 1)
         for _ in range(self.num_local):
             start = self.rng.randrange(0, t - lt + 1)
-            views.append(self._view(video[:, start : start + lt], self.local_crop, self.l))
+            views.append(augment_clip(video[:, start : start + lt], self.local_crop, self.l, rng=self.rng))
         return views
