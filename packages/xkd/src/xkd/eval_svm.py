@@ -132,7 +132,7 @@ def extract(model, samples, cfg, *, modality: str, train: bool, seed: int, devic
     loader = DataLoader(source, batch_size=1, num_workers=workers, collate_fn=_first)
     feats, labels, video_of, failed = [], [], [], []
     bs = max(1, int(cfg.dataset.batch_size))
-    for i, item in enumerate(loader):
+    for item in loader:
         if isinstance(item, FailedSample):
             failed.append(item)
             continue
