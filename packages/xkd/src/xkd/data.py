@@ -42,6 +42,7 @@ __all__ = [
     "ucf101_split",
     "hmdb51_split",
     "esc50_split",
+    "kinetics_sound_split",
     "kinetics_split",
 ]
 
@@ -205,8 +206,34 @@ def hmdb51_split(root: str | os.PathLike, fold: int) -> dict[str, list[tuple[Pat
 
 
 def kinetics_split(root: str | os.PathLike, *, train: str = "train", test: str = "val") -> dict[str, list]:
+    """``<root>/{train,val}/<class>/<video>`` (the synthetic generator's extra ``videos/`` level accepted)."""
     root = Path(root)
+    if not (root / train).is_dir() and (root / "videos" / train).is_dir():
+        root = root / "videos"
     return {"train": list_class_folders(root / train), "test": list_class_folders(root / test)}
+
+
+def kinetics_sound_split(root: str | os.PathLike) -> dict[str, list]:
+    """Kinetics-Sound on a Kinetics root: the clip lists ``<root>/cache/kinetics_sound/{train,val}.txt``
+    (JSON lists of ``"class/file"``, as the original's cache) when present, else every class folder of
+    ``train/`` and ``val/``; classes = the sorted class names of the lists."""
+    import json
+
+    root = Path(root)
+    cache = root / "cache" / "kinetics_sound"
+    if not (cache / "train.txt").is_file():
+        return kinetics_split(root)
+    videos = root / "videos" if (root / "videos").is_dir() and not (root / "train").is_dir() else root
+    out: dict[str, list] = {}
+    lists = {
+        s: json.loads(_need(cache / f"{f}.txt", f"Kinetics-Sound {f} list").read_text())
+        for s, f in (("train", "train"), ("test", "val"))
+    }
+    classes = sorted({entry.split("/")[0] for entries in lists.values() for entry in entries})
+    index = {c: i for i, c in enumerate(classes)}
+    for split, folder in (("train", "train"), ("test", "val")):
+        out[split] = [(videos / folder / e, index[e.split("/")[0]]) for e in lists[split]]
+    return out
 
 
 def esc50_split(root: str | os.PathLike, fold: int) -> dict[str, list[tuple[Path, int]]]:

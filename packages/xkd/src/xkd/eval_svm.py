@@ -36,13 +36,21 @@ from videokd.config import ConfigError, load_config
 from videokd.data import transforms as TF
 from videokd.data.audio import read_audio
 from videokd.data.robust import FailedSample, RobustDataset
-from videokd.data.video import VideoReader
+from videokd.data.video import VideoDecodeError, VideoReader
 from videokd.errors import UserError
 from videokd.metrics.probe import linear_svm_probe
 
 from .audio import AudioFrontEnd, volume_jitter
 from .backbones import load_eval_backbone, pooled_features
-from .data import DataError, clip_frame_indices, esc50_split, hmdb51_split, kinetics_split, ucf101_split
+from .data import (
+    DataError,
+    clip_frame_indices,
+    esc50_split,
+    hmdb51_split,
+    kinetics_sound_split,
+    kinetics_split,
+    ucf101_split,
+)
 from .pretrain import REPO_ROOT, resolve_config_path
 from .transforms import augment_clip, strong3crop_eval
 
@@ -54,6 +62,7 @@ DATASETS = {
     "hmdb51": ("video", hmdb51_split, "hmdb51"),
     "kinetics400": ("video", lambda root, fold: kinetics_split(root), "kinetics400"),
     "esc50": ("audio", esc50_split, "esc50"),
+    "kinetics_sound": ("audiovideo", lambda root, fold: kinetics_sound_split(root), "kinetics400"),
 }
 
 
@@ -66,10 +75,12 @@ class ClipFeatureSource(Dataset):
         self.cfg, self.modality, self.train, self.seed = cfg, modality, train, seed
         section = cfg.dataset.train if train else cfg.dataset.test
         self.n_clips = int(section.clips_per_video)
-        self.aug = dict(section.get("vid_aug_kwargs", {}) if modality == "video" else section.get("aud_aug_kwargs", {}))
-        if modality == "audio":
+        self.vid_aug = dict(section.get("vid_aug_kwargs", {}))
+        self.aud_aug = dict(section.get("aud_aug_kwargs", {}))
+        if modality in ("audio", "audiovideo"):
             self.front = AudioFrontEnd.from_dataset_cfg(cfg.dataset)
-            self.patch_time = int(cfg.model.backbone.patch_spatial[1])
+            backbone = cfg.model.backbone if modality == "audio" else cfg.model.audio_backbone
+            self.patch_time = int(backbone.patch_spatial[1])
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -83,33 +94,36 @@ class ClipFeatureSource(Dataset):
             return [rng.uniform(0.0, room) for _ in range(self.n_clips)]
         return [float(s) for s in np.linspace(0.0, room, self.n_clips)]
 
-    def _video(self, path: Path, rng: random.Random) -> torch.Tensor:
+    def _video(self, path: Path, rng: random.Random) -> tuple[torch.Tensor, list[float]]:
         d = self.cfg.dataset
         duration, fps, crop = float(d.clip_duration), float(d.video_fps), int(d.crop_size)
         clips = []
         with VideoReader(path) as reader:
             info = reader.info
+            if self.modality == "audiovideo" and not info.has_audio:
+                raise VideoDecodeError(path, "the file has no audio stream (the audio-visual SVM needs both)")
             stamps = reader.frame_timestamps() - info.start_time
-            for start in self._starts(info.duration, duration, rng):
+            starts = self._starts(info.duration, duration, rng)
+            for start in starts:
                 frames = reader.get_frames(clip_frame_indices(stamps, start, int(round(duration * fps)), fps))
                 if self.train:
                     video = TF.to_float(frames.permute(3, 0, 1, 2))
-                    clips.append(augment_clip(video, crop, self.aug, rng=rng))
+                    clips.append(augment_clip(video, crop, self.vid_aug, rng=rng))
                 else:
                     clips.append(strong3crop_eval(frames, crop)[0])  # the three crops are identical
-        return torch.stack(clips)
+        return torch.stack(clips), starts
 
-    def _audio(self, path: Path, rng: random.Random) -> torch.Tensor:
+    def _audio(self, path: Path, rng: random.Random, starts: Optional[list[float]] = None) -> torch.Tensor:
         d = self.cfg.dataset
         seconds = float(d.audio_clip_duration)
         wave, _ = read_audio(path, sample_rate=self.front.sample_rate, mono=True, sample_format="s16")
         total = wave.shape[-1] / self.front.sample_rate
         out = []
-        for start in self._starts(total, seconds, rng):
+        for start in starts if starts is not None else self._starts(total, seconds, rng):
             s = int(round(start * self.front.sample_rate))
             piece = self.front.prepare(wave[:, s:], seconds)
             if self.train:
-                piece = volume_jitter(piece, float(self.aug.get("vol", 0.0)), rng=rng)
+                piece = volume_jitter(piece, float(self.aud_aug.get("vol", 0.0)), rng=rng)
             lms = self.front(piece)
             out.append(lms[..., : lms.shape[-1] // self.patch_time * self.patch_time])
         return torch.stack(out)
@@ -117,8 +131,12 @@ class ClipFeatureSource(Dataset):
     def __getitem__(self, index: int):
         path, label = self.samples[index]
         rng = random.Random(self.seed * 1_000_003 + index)
-        clips = self._video(path, rng) if self.modality == "video" else self._audio(path, rng)
-        return clips, int(label)
+        if self.modality == "audio":
+            return self._audio(path, rng), int(label)
+        clips, starts = self._video(path, rng)
+        if self.modality == "video":
+            return clips, int(label)
+        return (clips, self._audio(path, rng, starts)), int(label)  # audio of the same windows
 
 
 def _first(batch):
@@ -138,10 +156,20 @@ def extract(model, samples, cfg, *, modality: str, train: bool, seed: int, devic
             continue
         clips, label = item
         v = len(labels)
-        for chunk in clips.split(bs):
-            feats.append(pooled_features(model, chunk.to(device)).float().cpu())
+        if modality == "audiovideo":
+            # Kinetics-Sound: L2-normalised video and audio features, concatenated
+            (video, audio), (vid_model, aud_model) = clips, model
+            for vc, ac in zip(video.split(bs), audio.split(bs)):
+                vf = pooled_features(vid_model, vc.to(device), l2=True).float().cpu()
+                af = pooled_features(aud_model, ac.to(device), l2=True).float().cpu()
+                feats.append(torch.cat((vf, af), dim=1))
+            n = video.shape[0]
+        else:
+            for chunk in clips.split(bs):
+                feats.append(pooled_features(model, chunk.to(device)).float().cpu())
+            n = clips.shape[0]
         labels.append(label)
-        video_of.extend([v] * clips.shape[0])
+        video_of.extend([v] * n)
     if failed:
         log(
             f"[xkd] {len(failed)} unreadable file(s) skipped: " + "; ".join(f"{f.path} ({f.error})" for f in failed[:5])
@@ -231,6 +259,26 @@ def evaluate_fold(model, cfg, *, db: str, data_dir: Path, fold: int, device, see
     return result
 
 
+def _load_models(args, cfg, modality: str, device):
+    if modality == "audiovideo":
+        vid = args.weight_path_vid or args.weight_path
+        aud = args.weight_path_aud or args.weight_path
+        if not vid or not aud:
+            raise UserError(
+                "kinetics_sound needs --weight_path_vid and --weight_path_aud (or one full checkpoint as --weight_path)"
+            )
+        pair = (
+            load_eval_backbone(vid, cfg.model.backbone, modality="video", which=args.which),
+            load_eval_backbone(aud, cfg.model.audio_backbone, modality="audio", which=args.which),
+        )
+        return tuple(m.to(device).eval() for m in pair)
+    if not args.weight_path:
+        raise UserError("--weight_path FILE is required (a backbone file of codes/train/src/xkd.sh)")
+    return (
+        load_eval_backbone(args.weight_path, cfg.model.backbone, modality=modality, which=args.which).to(device).eval()
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="svm", description="linear-SVM evaluation of an XKD backbone")
     p.add_argument("--db", required=True, choices=sorted(DATASETS))
@@ -243,9 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--weight_path",
-        required=True,
+        default=None,
         help="a backbone file of pre-training (*vid_student.pth.tar / *aud_student...) or a full checkpoint",
     )
+    p.add_argument("--weight_path_vid", default=None, help="kinetics_sound: the video backbone file")
+    p.add_argument("--weight_path_aud", default=None, help="kinetics_sound: the audio backbone file")
     p.add_argument(
         "--which", default="student", choices=("student", "teacher"), help="backbone taken from a full checkpoint"
     )
@@ -299,8 +349,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             resolve_config_path(name, kind="eval", sub_dir=args.sub_dir, db=args.db), overrides=args.overrides
         )
         if model is None:
-            model = load_eval_backbone(args.weight_path, cfg.model.backbone, modality=modality, which=args.which)
-            model.to(device).eval()
+            model = _load_models(args, cfg, modality, device)
         fold = int(cfg.dataset.fold)
         res = evaluate_fold(
             model, cfg, db=args.db, data_dir=data_dir, fold=fold, device=device, seed=args.seed,
