@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import time
@@ -60,13 +61,13 @@ def bench(variant: str, size: str, batch: int, steps: int, warmup: int, device: 
         ],
     }
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    times = []
+    times, cpu_times = [], []
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     for i in range(warmup + steps):
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             out = train_step(
                 model,
@@ -83,6 +84,7 @@ def bench(variant: str, size: str, batch: int, steps: int, warmup: int, device: 
             torch.cuda.synchronize(device)
         if i >= warmup:
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
         assert torch.isfinite(out["loss"]), out["loss"]
     peak = (
         torch.cuda.max_memory_allocated(device) / 2**30
@@ -98,6 +100,8 @@ def bench(variant: str, size: str, batch: int, steps: int, warmup: int, device: 
         "total_params_M": round(sum(p.numel() for p in {id(p): p for p in model.parameters()}.values()) / 1e6, 2),
         "step_s_median": round(sorted(times)[len(times) // 2], 4),
         "step_s_all": [round(t, 4) for t in times],
+        "process_cpu_s_per_step": [round(t, 2) for t in cpu_times],  # CPU-seconds: robust to a busy machine
+        "load_average_1min": round(os.getloadavg()[0], 2),
         "peak_memory_GiB": round(peak, 3),
         "peak_memory_kind": "cuda max_memory_allocated" if device.type == "cuda" else "process max RSS",
     }
