@@ -53,6 +53,15 @@ def esc_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def fsd_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from videokd.data.synthetic_xkd import write_fsd50k
+
+    root = tmp_path_factory.mktemp("fsd")
+    write_fsd50k(root, classes=6, videos_per_class=8, seconds=2.5, seed=3)
+    return root
+
+
+@pytest.fixture(scope="session")
 def pretrained(kinetics_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Run folder of a 2-epoch micro XKD pre-training through xkd.sh on the CPU."""
     out = tmp_path_factory.mktemp("out")

@@ -102,7 +102,7 @@ def test_mas_and_mats_run_a_step(variant: str, config: str, kinetics_root: Path,
 
 
 # ----------------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("script", [XKD_SH, *sorted(EVAL_SRC.glob("svm_*.sh"))], ids=lambda p: Path(p).name)
+@pytest.mark.parametrize("script", [XKD_SH, *sorted(EVAL_SRC.glob("*.sh"))], ids=lambda p: Path(p).name)
 def test_help(script: Path):
     res = run_script(script, "--help")
     assert res.returncode == 0 and "Usage" in res.stdout
@@ -166,3 +166,22 @@ def test_kinetics_sound_audio_visual_svm(pretrained: Path, kinetics_root: Path, 
     )  # fmt: skip
     assert res.returncode == 2 and "--weight_path_aud" in res.stderr
     _no_traceback(res)
+
+
+def test_fsd50k_linear_probe_beats_chance_map(pretrained: Path, fsd_root: Path, tmp_path: Path):
+    import csv
+
+    weights = pretrained / "model" / "XKD_pretext_kinetics400_ep1aud_student.pth.tar"
+    res = run_script(
+        EVAL_SRC / "linear_fsd50k.sh", "config_tiny", "--weight_path", str(weights), "--data_dir", str(fsd_root),
+        "--output_dir", str(tmp_path), "--job_id", "lin", "--device", "cpu", "--quiet",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "[xkd] linear fsd50k: mAP" in res.stdout
+    result = json.loads((tmp_path / "Transformer/linear/fsd50k/lin/linear_results.json").read_text())
+    assert result["selection"] == "validation split of the training data"
+    # random scores give an AP equal to each class's positive rate on the test clips
+    rows = list(csv.DictReader((fsd_root / "FSD50K.ground_truth" / "eval.csv").open()))
+    labels = {name for r in rows for name in r["labels"].split(",")}
+    chance = 100 * sum(sum(name in r["labels"].split(",") for r in rows) / len(rows) for name in labels) / len(labels)
+    assert result["test"]["mAP"] > chance
