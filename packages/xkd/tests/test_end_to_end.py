@@ -186,3 +186,15 @@ def test_fsd50k_linear_probe_beats_chance_map(pretrained: Path, fsd_root: Path, 
     labels = {name for r in rows for name in r["labels"].split(",")}
     chance = 100 * sum(sum(name in r["labels"].split(",") for r in rows) / len(rows) for name in labels) / len(labels)
     assert result["test"]["mAP"] > chance
+
+
+def test_two_processes_through_torchrun(kinetics_root: Path, tmp_path: Path):
+    res = run_script(
+        XKD_SH, "xkd_tiny.yaml", "--data_dir", str(kinetics_root), "--output_dir", str(tmp_path), "--job_id", "ddp",
+        "--device", "cpu", "--max_steps", "2", "--quiet", env={"NPROC": "2"},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    run = tmp_path / "Transformer" / "pretext" / "ddp"
+    records = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any(r.get("step") == 2 and "train/loss" in r for r in records)
+    assert (run / "checkpoints" / "last.pt").is_file()
