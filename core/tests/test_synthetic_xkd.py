@@ -7,7 +7,7 @@ import json
 
 import soundfile as sf
 
-from videokd.data.synthetic_xkd import FORMATS, write_fsd50k, write_kinetics_sound
+from videokd.data.synthetic.audio_visual_eval import FORMATS, write_fsd50k, write_kinetics_sound
 
 
 def test_kinetics_sound_lists_name_existing_clips_of_a_class_subset(tmp_path):

@@ -55,7 +55,7 @@ def esc_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def ks_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A Kinetics root with Kinetics-Sound clip lists (3 of its 4 classes)."""
-    from videokd.data.synthetic_xkd import write_kinetics_sound
+    from videokd.data.synthetic.audio_visual_eval import write_kinetics_sound
 
     root = tmp_path_factory.mktemp("ks")
     write_kinetics_sound(root, classes=4, videos_per_class=8, frames=60, size=48, seed=11)
@@ -64,7 +64,7 @@ def ks_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def fsd_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from videokd.data.synthetic_xkd import write_fsd50k
+    from videokd.data.synthetic.audio_visual_eval import write_fsd50k
 
     root = tmp_path_factory.mktemp("fsd")
     write_fsd50k(root, classes=6, videos_per_class=8, seconds=2.5, seed=3)

@@ -8,7 +8,7 @@ from xkd.data import DataError, hmdb51_split, kinetics_sound_split, ucf101_split
 
 
 def test_kinetics_sound_lists_pick_their_classes(tmp_path):
-    from videokd.data.synthetic_xkd import write_kinetics_sound
+    from videokd.data.synthetic.audio_visual_eval import write_kinetics_sound
 
     ds = write_kinetics_sound(tmp_path, classes=3, videos_per_class=2, frames=8, size=32)
     split = kinetics_sound_split(tmp_path)

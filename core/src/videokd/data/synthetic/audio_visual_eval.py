@@ -1,5 +1,5 @@
-"""Synthetic datasets in two more on-disk formats XKD's evaluations read (to be wired into
-``datasets/make_synthetic.py`` through :data:`FORMATS`).
+"""Synthetic datasets in two more on-disk formats XKD's evaluations read (registered in
+:data:`videokd.data.synthetic.FORMATS`, so ``datasets/make_synthetic.py`` writes them).
 
 * :func:`write_kinetics_sound` - a Kinetics root (``videos/{train,val}/<class>/<clip>.avi`` with AAC
   audio, from :func:`videokd.data.synthetic.make_kinetics_dataset`) plus the Kinetics-Sound clip lists
@@ -21,7 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .synthetic import SyntheticDataset, class_name, make_kinetics_dataset, render_audio
+from ._registry import SyntheticDataset, register_format
+from .classification import make_kinetics_dataset
+from .content import class_name, render_audio
 
 __all__ = ["write_kinetics_sound", "write_fsd50k", "FORMATS"]
 
@@ -147,3 +149,5 @@ _fsd50k.__doc__ = "FSD50K release layout: dev/eval wav folders + ground-truth cs
 
 #: format name -> builder(out_dir, *, classes, videos_per_class, frames, size, seed)
 FORMATS: dict[str, Any] = {"kinetics-sound": _kinetics_sound, "fsd50k": _fsd50k}
+for _name, _builder in FORMATS.items():
+    register_format(_name, _builder)
