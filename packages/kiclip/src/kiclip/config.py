@@ -150,7 +150,6 @@ IGNORED_KEYS = (
     "MODEL.ARCH",
     "DATA.DECODING_BACKEND",
     "DATA.INPUT_CHANNEL_NUM",
-    "AUG.NUM_SAMPLE",
 )
 
 
@@ -179,6 +178,11 @@ def check_config(cfg: Config) -> None:
         )
     if cfg.MODEL.LOSS_FUNC not in ("soft_cross_entropy", "cross_entropy"):
         raise ConfigError(f"MODEL.LOSS_FUNC {cfg.MODEL.LOSS_FUNC!r}: use soft_cross_entropy (= cross_entropy here)")
+    if cfg.AUG.NUM_SAMPLE != 1:
+        raise ConfigError(
+            f"AUG.NUM_SAMPLE {cfg.AUG.NUM_SAMPLE}: repeated augmentation is not implemented for KICLIP "
+            "(its scripts pass 1); use AUG.NUM_SAMPLE 1"
+        )
     if cfg.MIXUP.ENABLE or cfg.AUG.ENABLE:
         raise ConfigError("MIXUP.ENABLE / AUG.ENABLE: the KICLIP scripts use neither and they are not implemented")
     if cfg.SOLVER.LR_POLICY != "cosine":
