@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +64,43 @@ def test_kill_and_resume_continues_exactly(pretrained: Path, kinetics_root: Path
         load_checkpoint(cut / "model" / "checkpoint.pth.tar"),
     )
     # teachers, students, decoders and both DINO centres are bit-identical to the uninterrupted run
+    for key, value in full["model"].items():
+        assert torch.equal(value, resumed["model"][key]), key
+
+
+def test_sigkill_after_an_epoch_then_resume_continues_exactly(pretrained: Path, kinetics_root: Path, tmp_path: Path):
+    """A hard kill (SIGKILL to the whole process group) once epoch 1's last.pt exists, then --resume:
+    the result equals the uninterrupted run bit for bit (teachers, centres, schedules, RNG)."""
+    common = ["xkd_tiny.yaml", "--data_dir", str(kinetics_root), "--output_dir", str(tmp_path), "--device", "cpu"]
+    env = dict(os.environ, OMP_NUM_THREADS="1", XKD_PYTHON=sys.executable, VIDEOKD_DEBUG="", NPROC="1")
+    run_dir = tmp_path / "Transformer" / "pretext" / "killed"
+    last = run_dir / "checkpoints" / "last.pt"
+    proc = subprocess.Popen(
+        ["bash", str(XKD_SH), *common, "--job_id", "killed", "--quiet"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    killed_at = None
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and proc.poll() is None:
+            if last.is_file():
+                killed_at = torch.load(last, weights_only=True)["epoch"]
+                if killed_at >= 1:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    break
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert killed_at == 1 and proc.returncode == -signal.SIGKILL, (killed_at, proc.returncode)
+    again = run_script(XKD_SH, *common, "--resume", "killed", "--quiet")
+    assert again.returncode == 0, again.stderr[-3000:]
+    full = load_checkpoint(pretrained / "model" / "checkpoint.pth.tar")
+    resumed = load_checkpoint(run_dir / "model" / "checkpoint.pth.tar")
     for key, value in full["model"].items():
         assert torch.equal(value, resumed["model"][key]), key
 
