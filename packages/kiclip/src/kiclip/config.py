@@ -9,6 +9,8 @@ New keys (hard-coded upstream): ``KICLIP.*`` (injection on/off, mix 0.5, head re
 weight 0, aux head, share the frozen blocks with the teacher), ``MODEL.CLIP_PATH`` (the OpenAI CLIP
 file), ``TRAIN.PRECISION`` (``auto``: bf16 autocast on a GPU when ``TRAIN.MIXED_PRECISION`` is set,
 else fp32; ``fp32`` restores upstream's effective behaviour), ``TRAIN.MAX_BATCHES`` (smoke runs),
+``TRAIN.MAX_STEPS`` (stop after N optimizer steps with the schedule unchanged; running the same command
+again resumes), ``KICLIP.AUX_INIT`` (a local file with the ImageNet ViT-B/16 head for the aux classifier),
 ``TEST.DROP_LAST`` (upstream's dropped test clips, for comparisons), and ``TEST.{BASE,NOVEL}_FILE`` /
 ``TEST.{BASE,NOVEL}_LABEL_FILE`` (both B2N parts in one run, printed with their harmonic mean).
 """
@@ -33,6 +35,7 @@ DEFAULTS: dict = {
         "MIXED_PRECISION": False,
         "PRECISION": "auto",
         "MAX_BATCHES": None,
+        "MAX_STEPS": None,
         "CHECKPOINT_PERIOD": 1,
         "EVAL_PERIOD": 1,
         "AUTO_RESUME": True,
@@ -116,6 +119,7 @@ DEFAULTS: dict = {
         "DISTILL_ALPHA": 0.1,
         "AUX_HEAD": False,
         "AUX_CE_WEIGHT": 0.0,
+        "AUX_INIT": "",
         "SHARE_FROZEN": True,
     },
     "MIXUP": {"ENABLE": False},
@@ -178,11 +182,17 @@ def check_config(cfg: Config) -> None:
         )
     if cfg.MODEL.LOSS_FUNC not in ("soft_cross_entropy", "cross_entropy"):
         raise ConfigError(f"MODEL.LOSS_FUNC {cfg.MODEL.LOSS_FUNC!r}: use soft_cross_entropy (= cross_entropy here)")
-    if cfg.AUG.NUM_SAMPLE != 1:
+    if isinstance(cfg.AUG.NUM_SAMPLE, bool) or not isinstance(cfg.AUG.NUM_SAMPLE, int) or cfg.AUG.NUM_SAMPLE < 1:
         raise ConfigError(
-            f"AUG.NUM_SAMPLE {cfg.AUG.NUM_SAMPLE}: repeated augmentation is not implemented for KICLIP "
-            "(its scripts pass 1); use AUG.NUM_SAMPLE 1"
+            f"AUG.NUM_SAMPLE {cfg.AUG.NUM_SAMPLE!r}: the number of augmented copies of each training video, "
+            "an integer >= 1 (the KICLIP scripts pass 1)"
         )
+    if cfg.TRAIN.MAX_STEPS is not None and (
+        isinstance(cfg.TRAIN.MAX_STEPS, bool) or not isinstance(cfg.TRAIN.MAX_STEPS, int) or cfg.TRAIN.MAX_STEPS < 1
+    ):
+        raise ConfigError(f"TRAIN.MAX_STEPS {cfg.TRAIN.MAX_STEPS!r}: an integer >= 1, or None for no limit")
+    if cfg.KICLIP.AUX_INIT and not cfg.KICLIP.AUX_HEAD:
+        raise ConfigError("KICLIP.AUX_INIT initialises the aux classifier: it needs KICLIP.AUX_HEAD True")
     if cfg.MIXUP.ENABLE or cfg.AUG.ENABLE:
         raise ConfigError("MIXUP.ENABLE / AUG.ENABLE: the KICLIP scripts use neither and they are not implemented")
     if cfg.SOLVER.LR_POLICY != "cosine":

@@ -11,6 +11,12 @@ training draws the window start at random, testing takes view ``v`` of ``V`` at 
 Transforms: uint8 -> /255 -> CLIP mean/std -> ``(3, T, H, W)``; train: short side jittered in
 ``TRAIN_JITTER_SCALES``, random crop (upper-exclusive offsets), flip p=0.5; test: short side to
 ``TRAIN_JITTER_SCALES[0]`` and a centre crop (upstream's single-crop test path).
+
+Repeated augmentation (``AUG.NUM_SAMPLE`` = N > 1, PySlowFast's ``num_aug``): a training item decodes
+one clip (one temporal window) and returns N independently augmented copies of it (scale, crop and
+flip drawn anew for each), all with the video's label and index; batch them with
+:func:`videokd.data.collate.repeated_augmentation_collate`, which flattens them video-major, so a
+loader batch of B videos gives the model ``B*N`` clips (upstream's ``multiple_samples_collate``).
 """
 
 from __future__ import annotations
@@ -154,7 +160,8 @@ def train_transform(
 class VideoClips(Dataset):
     """Clips of the videos in a list file.
 
-    ``train=True``: one item per video, a random window and augmentation (seeded by the loader).
+    ``train=True``: one item per video, a random window and augmentation (seeded by the loader);
+    with ``num_sample`` N > 1 the item is a list of N dicts, N augmentations of the same decoded window.
     ``train=False``: ``views`` items per video (view-major inside each video, row
     ``video * views + view``), each a fixed window with the test transform; every clip is returned
     once (no dropped clips).
@@ -176,8 +183,12 @@ class VideoClips(Dataset):
         mean: Sequence[float] = (0.48145466, 0.4578275, 0.40821073),
         std: Sequence[float] = (0.26862954, 0.26130258, 0.27577711),
         flip: bool = True,
+        num_sample: int = 1,
     ):
+        if int(num_sample) < 1:
+            raise ValueError(f"num_sample must be >= 1, got {num_sample}")
         self.items = list(items)
+        self.num_sample = int(num_sample) if train else 1
         self.train = train
         self.num_frames, self.sampling_rate, self.target_fps = num_frames, sampling_rate, target_fps
         self.views = 1 if train else views
@@ -186,7 +197,7 @@ class VideoClips(Dataset):
     def __len__(self) -> int:
         return len(self.items) * self.views
 
-    def __getitem__(self, i: int) -> dict:
+    def __getitem__(self, i: int) -> dict | list[dict]:
         video, view = divmod(i, self.views)
         item = self.items[video]
         with VideoReader(item.path) as reader:
@@ -202,10 +213,13 @@ class VideoClips(Dataset):
                 rng=None,  # training windows: Python's random, seeded per sample by the loader
             )
             frames = reader.get_frames(idx)
-        if self.train:
+        if not self.train:
+            clip = eval_transform(frames, mean=self.mean, std=self.std, short_side=self.jitter[0], crop=self.crop)
+            return {"video": clip, "label": item.label, "index": video, "clip_index": i}
+        samples = []
+        for _ in range(self.num_sample):  # each copy draws its own scale, crop and flip
             clip, _ = train_transform(
                 frames, mean=self.mean, std=self.std, jitter=self.jitter, crop=self.crop, flip=self.flip
             )
-        else:
-            clip = eval_transform(frames, mean=self.mean, std=self.std, short_side=self.jitter[0], crop=self.crop)
-        return {"video": clip, "label": item.label, "index": video, "clip_index": i}
+            samples.append({"video": clip, "label": item.label, "index": video, "clip_index": i})
+        return samples[0] if self.num_sample == 1 else samples

@@ -30,8 +30,10 @@ Checkpoints written from this module leave out what the CLIP file rebuilds (``ra
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, Optional
 
 import torch
@@ -39,11 +41,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from videokd.clip import CLIP, CLIPConfig
+from videokd.errors import UserError
 
 from .layers import KIVisionTransformer
 from .prompts import TEMPLATES, draw_template, tokenize_prompt_sets
 
-__all__ = ["KICLIP", "residual_head", "aux_classifier", "encode_prompt_sets", "FROZEN_PREFIXES"]
+__all__ = [
+    "KICLIP",
+    "AuxInitError",
+    "residual_head",
+    "aux_classifier",
+    "encode_prompt_sets",
+    "read_aux_init",
+    "FROZEN_PREFIXES",
+]
 
 #: state-dict prefixes that the CLIP file rebuilds (left out of checkpoints by default)
 FROZEN_PREFIXES = ("raw_model.", "model.visual.transformer.resblocks_f.")
@@ -65,6 +76,52 @@ def aux_classifier(dim: int, num_classes: int, *, hidden: Sequence[int] = (768, 
     """
     a, b = hidden
     return nn.Sequential(nn.Linear(dim, a), nn.GELU(), nn.Linear(a, b), nn.GELU(), nn.Linear(b, num_classes))
+
+
+class AuxInitError(UserError, ValueError):
+    """An aux-head initialisation file that cannot be used (names the file and what was expected)."""
+
+
+#: torchvision's ViT-B/16 ImageNet-1k head, the layer upstream copies into the aux classifier
+TORCHVISION_HEAD = ("heads.head.weight", "heads.head.bias")
+
+
+def read_aux_init(path: str | os.PathLike, *, in_features: int = 768, out_features: int = 1000) -> dict:
+    """``{"weight": (out, in), "bias": (out,)}`` from a LOCAL file (nothing is downloaded).
+
+    Accepted: torchvision's ViT-B/16 state dict (``vit_b_16-c867db91.pth`` from ``~/.cache/torch/hub/checkpoints``
+    or ``torch.save(vit_b_16(weights="IMAGENET1K_V1").state_dict(), path)``; the keys ``heads.head.weight`` /
+    ``heads.head.bias``), optionally under ``"state_dict"`` / ``"model"``, or just ``{"weight", "bias"}``.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(
+            2,
+            "aux head initialisation file not found (KICLIP.AUX_INIT; a local copy of torchvision's ViT-B/16 "
+            "ImageNet weights, never downloaded here)",
+            str(path),
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unreadable file is the same user error
+        raise AuxInitError(f"{path}: not a readable torch state dict ({type(err).__name__}: {err})") from None
+    for key in ("state_dict", "model"):
+        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
+            state = state[key]
+    if not isinstance(state, Mapping):
+        raise AuxInitError(f"{path}: expected a state dict, got {type(state).__name__}")
+    keys = TORCHVISION_HEAD if TORCHVISION_HEAD[0] in state else ("weight", "bias")
+    if keys[0] not in state or keys[1] not in state:
+        raise AuxInitError(
+            f"{path}: no ImageNet head found: expected torchvision ViT-B/16's {TORCHVISION_HEAD[0]!r} / "
+            f"{TORCHVISION_HEAD[1]!r} (or 'weight' / 'bias'); keys start {sorted(state)[:5]}"
+        )
+    weight, bias = state[keys[0]], state[keys[1]]
+    want = ((out_features, in_features), (out_features,))
+    if not torch.is_tensor(weight) or not torch.is_tensor(bias) or (tuple(weight.shape), tuple(bias.shape)) != want:
+        got = tuple(getattr(weight, "shape", ())), tuple(getattr(bias, "shape", ()))
+        raise AuxInitError(f"{path}: {keys[0]} / {keys[1]} have shapes {got}, expected {want}")
+    return {"weight": weight.float(), "bias": bias.float()}
 
 
 def encode_prompt_sets(clip_model: nn.Module, tokens: torch.Tensor, *, chunk: int = 4096) -> torch.Tensor:
@@ -235,6 +292,25 @@ class KICLIP(nn.Module):
         return out
 
     # ------------------------------------------------------------------ weights
+
+    @torch.no_grad()
+    def load_aux_init(self, source: str | os.PathLike | Mapping[str, torch.Tensor]) -> None:
+        """Initialise the aux classifier's ``Linear(768, 1000)`` from a local ImageNet ViT-B/16 file
+        (:func:`read_aux_init`) or its result, as upstream did by downloading torchvision's weights."""
+        if self.res_classifier is None:
+            raise AuxInitError(f"{source}: the model has no aux classifier (set KICLIP.AUX_HEAD True)")
+        layer = self.res_classifier[2]
+        if isinstance(source, Mapping):
+            head = source
+        else:
+            head = read_aux_init(source, in_features=layer.in_features, out_features=layer.out_features)
+        if head["weight"].shape != layer.weight.shape or head["bias"].shape != layer.bias.shape:
+            raise AuxInitError(
+                f"aux head init: shapes {tuple(head['weight'].shape)} / {tuple(head['bias'].shape)}, "
+                f"expected {tuple(layer.weight.shape)} / {tuple(layer.bias.shape)}"
+            )
+        layer.weight.copy_(head["weight"])
+        layer.bias.copy_(head["bias"])
 
     def frozen_modules(self) -> list[nn.Module]:
         """Modules to keep frozen and in eval mode (the Trainer's ``frozen=``)."""

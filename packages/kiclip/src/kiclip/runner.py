@@ -25,9 +25,10 @@ import torch
 from videokd import clip
 from videokd.cli import run_dir_guard
 from videokd.config import Config, to_yaml
+from videokd.data.collate import repeated_augmentation_collate
 from videokd.engine import TrainConfig, Trainer, build_eval_loader, build_train_loader
 from videokd.engine.checkpoint import save_checkpoint
-from videokd.engine.distributed import distributed_session, get_dist_info
+from videokd.engine.distributed import all_gather_objects, distributed_session, get_dist_info
 from videokd.engine.seed import seed_everything
 from videokd.errors import UserError
 from videokd.metrics import ViewAggregator, harmonic_mean, topk_accuracy
@@ -35,7 +36,7 @@ from videokd.metrics import ViewAggregator, harmonic_mean, topk_accuracy
 from .aggregation import aggregate_test, b2n_table
 from .data import VideoClips, read_list_file
 from .losses import kiclip_loss
-from .model import KICLIP
+from .model import KICLIP, read_aux_init
 from .optim import build_kiclip_optimizer, lr_at, lr_scheduler
 from .prompts import load_class_texts
 from .weights import checkpoint_name, load_kiclip_weights
@@ -114,6 +115,7 @@ def _clips(cfg: Config, items, *, train: bool) -> VideoClips:
     return VideoClips(
         items,
         train=train,
+        num_sample=cfg.AUG.NUM_SAMPLE if train else 1,
         num_frames=d.NUM_FRAMES,
         sampling_rate=d.SAMPLING_RATE,
         target_fps=d.TARGET_FPS,
@@ -144,6 +146,8 @@ def _per_rank_batch(total: int, world: int, what: str) -> int:
 def train(cfg: Config, *, device: Optional[str] = None) -> dict[str, Any]:
     with distributed_session(device) as info:
         seed_everything(cfg.RNG_SEED)
+        # the aux head's ImageNet initialisation: a local file, read (and checked) before anything is built
+        aux_init = read_aux_init(cfg.KICLIP.AUX_INIT) if cfg.KICLIP.AUX_INIT else None
         class_texts = _labels(cfg.DATA.INDEX_LABEL_MAPPING_FILE)
         list_file = Path(cfg.DATA.PATH_TO_DATA_DIR) / cfg.TRAIN_FILE
         items = read_list_file(
@@ -160,10 +164,15 @@ def train(cfg: Config, *, device: Optional[str] = None) -> dict[str, Any]:
             raise RunError(f"{out_dir} already holds a run (checkpoints/last.pt); choose another OUTPUT_DIR")
         with run_dir_guard(out_dir, enabled=info.is_main) as guard:
             model = build_model(cfg, class_texts, teacher=cfg.MODEL.KEEP_RAW_MODEL and cfg.MODEL.RAW_MODEL_DISTILLATION)
+            if aux_init is not None:
+                model.load_aux_init(aux_init)  # a resumed run then restores its trained weights
             batch = _per_rank_batch(cfg.TRAIN.BATCH_SIZE, info.world_size, "TRAIN.BATCH_SIZE")
+            # AUG.NUM_SAMPLE N > 1: every video gives N augmented clips, the model sees batch*N clips per
+            # step with the label repeated (upstream's multiple_samples_collate); steps per epoch unchanged
             loader = build_train_loader(
                 _clips(cfg, items, train=True),
                 batch_size=batch,
+                collate_fn=repeated_augmentation_collate if cfg.AUG.NUM_SAMPLE > 1 else None,
                 seed=cfg.RNG_SEED,
                 drop_last=len(items) >= cfg.TRAIN.BATCH_SIZE,
                 num_workers=cfg.DATA_LOADER.NUM_WORKERS,
@@ -215,6 +224,7 @@ def train(cfg: Config, *, device: Optional[str] = None) -> dict[str, Any]:
                     out_dir=str(out_dir),
                     log_every=cfg.LOG_PERIOD,
                     max_batches_per_epoch=cfg.TRAIN.MAX_BATCHES,
+                    max_steps=cfg.TRAIN.MAX_STEPS,
                     progress=False,
                 ),
                 schedulers=[sched],
@@ -226,11 +236,23 @@ def train(cfg: Config, *, device: Optional[str] = None) -> dict[str, Any]:
                 (out_dir / "config.yaml").write_text(to_yaml(cfg), encoding="utf-8")
             guard.keep()
         summary = trainer.fit()
+        if info.world_size > 1:
+            _check_ranks_agree(model)
         if info.is_main:
             print(
                 f"[kiclip] trained {summary['epochs_done']} epochs ({summary['steps']} steps) -> {out_dir}/checkpoints"
             )
         return summary
+
+
+def _check_ranks_agree(model: torch.nn.Module) -> None:
+    """After DDP training every rank must hold the same weights (a cheap float64 checksum per tensor)."""
+    sums = [float(p.detach().double().sum()) for p in model.parameters() if p.requires_grad]
+    gathered = all_gather_objects(sums)
+    if any(g != gathered[0] for g in gathered[1:]):
+        raise RuntimeError(f"DDP ranks hold different weights after training (checksums {[sum(g) for g in gathered]})")
+    if get_dist_info().is_main:
+        print(f"[kiclip] {len(gathered)} processes: the trained weights agree on every rank")
 
 
 def _test_part(cfg: Config, model: KICLIP, list_file: Path, label_file: str, name: str) -> dict[str, Any]:
