@@ -101,7 +101,7 @@ def test_num_sample_config_validation():
         build_config(opts=["TRAIN.MAX_STEPS", "0"])
 
 
-def test_training_with_num_sample_two_through_the_runner(tmp_path, monkeypatch):
+def test_training_with_num_sample_two_through_the_runner(tmp_path, monkeypatch, capsys):
     """AUG.NUM_SAMPLE 2, global batch 2 (one process): every step's model batch is 4 clips, labels in pairs."""
     import kiclip.runner as runner
 
@@ -132,7 +132,10 @@ def test_training_with_num_sample_two_through_the_runner(tmp_path, monkeypatch):
     )  # fmt: skip
     head = {"heads.head.weight": torch.randn(1000, 768) * 0.02, "heads.head.bias": torch.randn(1000) * 0.02}
     torch.save(head, tmp_path / "vit.pth")
+    # without the authors' descriptions the run uses the bare class names next to them, and says so
+    (lists / "train_rephrased.json").unlink()
     summary = runner.train(cfg, device="cpu")
+    assert "using the plain class names of" in capsys.readouterr().out
     assert summary["steps"] == 2 and len(seen) == 2
     for shape, labels in seen:
         assert shape == (4, 2)  # 2 videos x 2 copies, 2 base classes

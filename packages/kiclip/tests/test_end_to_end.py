@@ -115,6 +115,53 @@ def test_two_process_test_equals_one_process(tiny, trained, tested, tmp_path):
     assert two["hm"] == pytest.approx(one["hm"])
 
 
+@pytest.mark.slow
+def test_two_process_training_stops_resumes_and_equals_one_process(tiny, trained, tmp_path):
+    """NPROC=2 (torchrun, gloo) through train_b2n_k400.sh: stopped after 3 of 12 steps (TRAIN.MAX_STEPS),
+    resumed by running the same command again, then the same weights as the one-process run.
+
+    Global batch 2 = 1 clip per rank; the sampler interleaves one shared permutation over the ranks and
+    seeds every clip by its global position, the template draw is seeded alike on every rank, and DDP
+    averages the per-rank gradients: each step is the one-process step up to float summation order.
+    """
+    env = dict(_env(tiny), NPROC="2", KICLIP_OUTPUT=str(tmp_path / "runs"))
+    cmd = ["bash", str(PKG / "train_b2n_k400.sh"), str(tiny / "data"), "--device", "cpu", "--opts", *TINY, *TRAIN]
+    out = _run([*cmd, "TRAIN.MAX_STEPS", "3"], env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    run = tmp_path / "runs" / "B2N_k400_KICLIP"
+    ckpts = run / "checkpoints"
+    assert (ckpts / "last.pt").is_file() and not list(ckpts.glob("checkpoint_epoch_*"))  # stopped inside epoch 1
+    assert torch.load(ckpts / "last.pt", weights_only=True)["step"] == 3
+    out = _run(cmd, env)  # the same command again: resumes at step 3
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "2 processes: the trained weights agree on every rank" in out.stdout
+    # only rank 0 writes: each file once, each epoch logged once
+    assert sorted(p.name for p in ckpts.iterdir()) == [
+        "checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002.pyth", "last.pt",
+    ]  # fmt: skip
+    assert [line.split(":")[0] for line in (run / "log.txt").read_text().splitlines()] == ["epoch 1", "epoch 2"]
+    # Equal up to float summation order, which AdamW amplifies only where a gradient is numerically zero
+    # (the key part of the attention in_proj_bias: softmax ignores it, its gradient is rounding noise that
+    # Adam normalises to LR-sized steps). Measured: difference 0.3 % of the training update's norm, at
+    # most 1.1e-4 in one element (LR 1e-4, 12 steps); a wrong batch or template would move it by ~100 %.
+    clip_init = torch.load(tiny / "clip.pt", weights_only=True)
+    for name in ("checkpoint_epoch_00001.pyth", "checkpoint_epoch_00002.pyth"):
+        two = torch.load(ckpts / name, weights_only=True)["model_state"]
+        one = torch.load(trained / "checkpoints" / name, weights_only=True)["model_state"]
+        assert two.keys() == one.keys()
+        diff = sum(float((two[k].float() - one[k].float()).pow(2).sum()) for k in one) ** 0.5
+        update = (
+            sum(
+                float((one[k].float() - clip_init[k[len("model.") :]].float()).pow(2).sum())
+                for k in one
+                if k.startswith("model.") and k[len("model.") :] in clip_init
+            )
+            ** 0.5
+        )
+        worst = max(float((two[k].float() - one[k].float()).abs().max()) for k in one)
+        assert diff < 0.01 * update and worst < 1e-3, (name, diff, update, worst)
+
+
 def test_missing_data_weights_and_checkpoint_are_clear_errors(tiny, tmp_path):
     env = _env(tiny)
     out = _run(["bash", str(PKG / "train_b2n_ucf101.sh"), str(tmp_path / "nowhere")], env)

@@ -158,8 +158,6 @@ def test_config_original_yaml_and_typos(tmp_path):
         build_config([], ["SOLVER.BASE_LRR", "1"])
     with pytest.raises(ConfigError, match="MIXUP"):
         build_config([], ["MIXUP.ENABLE", "True"])
-    with pytest.raises(ConfigError, match="AUG.NUM_SAMPLE 2: repeated augmentation is not implemented"):
-        build_config([], ["AUG.NUM_SAMPLE", "2"])
 
 
 def test_plain_class_names_when_the_descriptions_are_missing(tmp_path):

@@ -113,7 +113,7 @@ def write_kiclip_k400(
     fps: float = 25,
     seed: int = 0,
 ) -> Path:
-    """K400 base-to-novel: CVDF flat names, space-separated ``train_s3.csv`` / ``test_1.csv`` as upstream."""
+    """kiclip train/test_b2n_k400.sh layout: K400 base-to-novel, CVDF flat names, space-separated ``train_s3.csv`` / ``test_1.csv`` as upstream."""
     rng = np.random.default_rng(seed + 7)
     alnum = np.array(list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"))
 
@@ -147,7 +147,7 @@ def write_kiclip_ucf101(
     fps: float = 25,
     seed: int = 0,
 ) -> Path:
-    """UCF101 base-to-novel: flat ``v_<Class>_gXX_cYY.avi`` with comma lists (KICLIP's rewritten files)."""
+    """kiclip train/test_b2n_ucf101.sh layout: UCF101 base-to-novel, flat ``v_<Class>_gXX_cYY.avi`` with comma lists (KICLIP's rewritten files)."""
 
     def rel(c: int, v: int, train: bool) -> str:
         return f"v_{class_name(c, 'camel')}_g{v + 1:02d}_c01.avi"
@@ -178,7 +178,7 @@ def write_kiclip_hmdb51(
     fps: float = 25,
     seed: int = 0,
 ) -> Path:
-    """HMDB51 base-to-novel: ``<class>/<name>.avi`` (MMAction2 layout), comma lists incl. ``val_test.csv``."""
+    """kiclip train/test_b2n_hmdb51.sh layout: HMDB51 base-to-novel, ``<class>/<name>.avi`` (MMAction2 layout), comma lists incl. ``val_test.csv``."""
 
     def rel(c: int, v: int, train: bool) -> str:
         name = class_name(c, "snake")
@@ -215,7 +215,7 @@ def write_kiclip_cd_k400(
     fps: float = 25,
     seed: int = 0,
 ) -> Path:
-    """Cross-dataset K400 training lists (all classes, VoV3D ``<split>/<class_dir>/<ytid>.mp4``)."""
+    """kiclip train_cd_k400.sh layout: cross-dataset K400 training lists (all classes, VoV3D ``<split>/<class_dir>/<ytid>.mp4``)."""
     root = Path(root)
     rows: dict[str, list[str]] = {"train": [], "val": []}
     for c, v, clip in _videos(classes, videos_per_class, frames, size, seed):
