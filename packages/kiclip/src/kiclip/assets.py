@@ -6,8 +6,9 @@ lists rewritten with commas and HMDB51's ``val_test.csv``. Nothing of them is sh
 upstream paths, which are also the paths under the data root that the scripts read, and checksums.
 
 :data:`MANIFEST` lists every file with its group, SHA-256 and size. A checksum is recorded only for files
-whose complete upstream content was available to check (its size matched the stored upstream copy and its
-line count the spec); the others say "no checksum recorded" when fetched and are not verified.
+whose complete upstream content was available to check (a copy whose size equals the upstream file's, whose
+line count matches the spec, content spot-checked); the others say "no checksum recorded" when fetched and
+are not verified.
 """
 
 from __future__ import annotations
