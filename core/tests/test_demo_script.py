@@ -1,0 +1,103 @@
+"""scripts/demo.sh's bookkeeping with stand-in stages: a failing stage is named with its log, the other
+stages still run, the exit code says whether all passed, and the table is built from the summaries."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DEMO = Path(__file__).resolve().parents[2] / "scripts" / "demo.sh"
+
+GOOD = """
+stage_good() {
+  echo "good stage ran"
+  mkdir -p "$OUT/good"
+  cat > "$OUT/good/summary.json" <<EOF
+{"stage": "good", "entry": "train.sh", "task": "a stand-in", "metrics": [["top-1", 42.5]], "chance": "top-1 25.0",
+ "plots": []}
+EOF
+}
+"""
+BAD = """
+stage_bad() {
+  echo "bad stage starts"
+  false
+  echo "NOT REACHED: set -e stops a stage at its first failing command"
+}
+"""
+LATER = GOOD.replace("good", "later")
+NOSUMMARY = """
+stage_nosummary() { echo "passes but leaves no summary and has no summary reader"; }
+"""
+
+
+def _stages(tmp_path: Path) -> Path:
+    d = tmp_path / "stages"
+    d.mkdir()
+    for name, text in (("good", GOOD), ("bad", BAD), ("later", LATER), ("nosummary", NOSUMMARY)):
+        (d / f"{name}.sh").write_text(text)
+    return d
+
+
+def _demo(tmp_path: Path, *stages: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "DEMO_PYTHON": sys.executable,
+        "DEMO_STAGES_DIR": str(_stages(tmp_path) if not (tmp_path / "stages").is_dir() else tmp_path / "stages"),
+        "VIDEOKD_DEMO_DIR": str(tmp_path / "out"),
+        "DEMO_DEVICE": "cpu",
+    }
+    return subprocess.run(["bash", str(DEMO), *stages], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_a_failing_stage_is_named_with_its_log_and_the_others_still_run(tmp_path: Path) -> None:
+    out = _demo(tmp_path, "good", "bad", "later")
+    assert out.returncode == 1, out.stdout + out.stderr
+    bad_log = tmp_path / "out" / "logs" / "bad.log"
+    assert "stage bad FAILED (exit 1)" in out.stderr and str(bad_log) in out.stderr
+    assert f"FAILED stage bad: see {bad_log}" in out.stderr
+    log = bad_log.read_text()
+    assert "bad stage starts" in log and "NOT REACHED" not in log
+    # the stage after the failing one ran, and its output is on the terminal and in its log
+    assert "good stage ran" in out.stdout and "later stage ran" in out.stdout
+    assert "later stage ran" in (tmp_path / "out" / "logs" / "later.log").read_text()
+    rows = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [(r["stage"], r["rc"]) for r in rows] == [("good", 0), ("bad", 1), ("later", 0)]
+    md = (tmp_path / "out" / "summary.md").read_text().splitlines()
+    assert md[0].startswith("| package | entry script(s) | trained / evaluated | paper metric | chance | wall time")
+    assert md[2].startswith("| good | train.sh | a stand-in | top-1 42.5 | top-1 25.0 |") and md[2].endswith("| ok |")
+    assert "| bad |" in md[3] and "FAILED (exit 1)" in md[3] and str(bad_log) in md[3]
+    assert "top-1 42.5" in out.stdout  # the table is printed too
+
+
+def test_a_subset_that_passes_exits_0_with_only_its_rows(tmp_path: Path) -> None:
+    out = _demo(tmp_path, "later", "good")
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert [r["stage"] for r in rows] == ["later", "good"]
+    assert "all 2 stages passed" in out.stderr
+
+
+def test_a_stage_without_a_summary_counts_as_failed(tmp_path: Path) -> None:
+    out = _demo(tmp_path, "nosummary", "good")
+    assert out.returncode == 1
+    assert "stage nosummary FAILED" in out.stderr
+    assert "invalid choice: 'nosummary'" in (tmp_path / "out" / "logs" / "nosummary.log").read_text()
+
+
+def test_an_unknown_stage_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    out = _demo(tmp_path, "good", "nope")
+    assert out.returncode == 2 and "unknown stage 'nope'" in out.stderr and "good" in out.stderr
+    assert "good stage ran" not in out.stdout
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_describes_subsets_and_failures(flag: str) -> None:
+    out = subprocess.run(["bash", str(DEMO), flag], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0
+    assert "bash scripts/demo.sh dldkd kiclip" in out.stdout and "OUT/logs/<name>.log" in out.stdout
