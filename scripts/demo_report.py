@@ -193,6 +193,7 @@ def stage_kd2d3d(out: Path) -> dict:
             if not vids:
                 raise ReportError(f"{run / 'val.json'}: no video of the annotation's validation subset")
             preds = [names.index(predicted[v][0]["label"]) for v in vids]
+            confusion = plots.confusion_matrix([truth[v] for v in vids], preds, classes).tolist()
             figs.append(
                 str(
                     plots.plot_confusion(
@@ -213,6 +214,7 @@ def stage_kd2d3d(out: Path) -> dict:
         "chance": f"top-1 {100.0 / classes:.1f}",
         "plots": figs,
         "sources": sources,
+        "confusion_kd": {"classes": names, "matrix": confusion},  # rows true, columns predicted (val.json top-1)
     }
 
 

@@ -101,3 +101,73 @@ def test_help_describes_subsets_and_failures(flag: str) -> None:
     out = subprocess.run(["bash", str(DEMO), flag], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
     assert "bash scripts/demo.sh dldkd kiclip" in out.stdout and "OUT/logs/<name>.log" in out.stdout
+
+
+REPORT = DEMO.parent / "demo_report.py"
+
+
+def _metrics_jsonl(run: Path) -> None:
+    run.mkdir(parents=True, exist_ok=True)
+    records = [
+        {"step": s, "epoch": s // 3, "train/loss": 1.0 / s, "train/lr_group0": 1e-3 / s} for s in range(1, 7)
+    ] + [{"step": 6, "epoch": 1, "epoch/train_loss": 0.2}]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def _report(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPORT), *args], capture_output=True, text=True, timeout=120)
+
+
+def test_the_kiclip_summary_reads_b2n_results(tmp_path: Path) -> None:
+    run = tmp_path / "kiclip" / "runs" / "B2N_k400_KICLIP"
+    _metrics_jsonl(run)
+    res = {"base": {"videos": 12, "classes": 4, "top1": 75.0}, "novel": {"videos": 9, "classes": 3, "top1": 55.5}}
+    res["hm"] = 2 * 75.0 * 55.5 / (75.0 + 55.5)
+    (run / "b2n_results.json").write_text(json.dumps(res))
+    out = _report("stage", "kiclip", "--out", str(tmp_path / "kiclip"))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "kiclip" / "summary.json").read_text())
+    assert summary["metrics"] == [["base", 75.0], ["novel", 55.5], ["HM", res["hm"]]]
+    assert summary["chance"] == "base 25.0, novel 33.3"
+    assert {Path(p).name for p in summary["plots"]} == {"loss.png", "lr.png", "base_novel.png"}
+    assert all(Path(p).is_file() for p in summary["plots"])
+
+
+def test_the_kd2d3d_confusion_matrix_comes_from_the_saved_video_predictions(tmp_path: Path) -> None:
+    root = tmp_path / "kd2d3d"
+    names = ["a", "b", "c"]
+    truth = {"v0": "a", "v1": "a", "v2": "b", "v3": "c", "t0": "c"}
+    annotation = {
+        "labels": names,
+        "database": {
+            v: {"subset": "training" if v.startswith("t") else "validation", "annotations": {"label": lab}}
+            for v, lab in truth.items()
+        },
+    }
+    (tmp_path / "ann.json").write_text(json.dumps(annotation))
+    predicted = {"v0": "a", "v1": "b", "v2": "b", "v3": "a"}
+    for tag, acc in (("kd", 0.5), ("nokd", 0.25)):
+        run = root / f"run_{tag}"
+        _metrics_jsonl(run)
+        (run / "opts.json").write_text(json.dumps({"annotation_path": str(tmp_path / "ann.json")}))
+        (run / "val_accuracy.json").write_text(json.dumps({"clip_top1": acc, "video_top1": acc, "video_top5": 1.0}))
+        results = {v: [{"label": p, "score": 0.9}, {"label": "c", "score": 0.1}] for v, p in predicted.items()}
+        (run / "val.json").write_text(json.dumps({"results": results}))
+    out = _report("stage", "kd2d3d", "--out", str(root))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((root / "summary.json").read_text())
+    assert summary["metrics"] == [
+        ["clip top-1 (with KD)", 50.0],
+        ["video top-1 (with KD)", 50.0],
+        ["clip top-1 (no KD)", 25.0],
+        ["video top-1 (no KD)", 25.0],
+    ]
+    assert (root / "plots" / "confusion_kd.png").is_file() and summary["chance"] == "top-1 33.3"
+    # the counts behind the figure: the top-1 of val.json against the annotation's validation videos
+    assert summary["confusion_kd"] == {"classes": names, "matrix": [[1, 1, 0], [0, 1, 0], [1, 0, 0]]}
+
+
+def test_a_missing_result_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "kiclip").mkdir()
+    out = _report("stage", "kiclip", "--out", str(tmp_path / "kiclip"))
+    assert out.returncode == 2 and "b2n_results.json: not found" in out.stderr

@@ -192,7 +192,9 @@ def plot_run(run_dir: PathLike, out_dir: Optional[PathLike] = None, *, title: Op
         written.append(_plot_per_epoch(records, val_keys, out / "val.png", _title(title, "validation"), shift=1))
     sched_keys = [k for k in keys if k.startswith("schedule/")]
     if sched_keys:
-        written.append(_plot_per_epoch(records, sched_keys, out / "schedule.png", _title(title, "schedule"), shift=0))
+        written.append(
+            _plot_per_epoch(records, sched_keys, out / "schedule.png", _title(title, "per-epoch schedule"), shift=0)
+        )
     return written
 
 
@@ -248,7 +250,7 @@ def _plot_per_epoch(records, keys: list[str], path: Path, title: str, *, shift: 
     """Small multiples, one panel per key (their scales differ: R@1 in %, SumR up to 600, medR...)."""
     cols = min(4, len(keys))
     rows = math.ceil(len(keys) / cols)
-    fig, axes = _figure(rows, cols, size=(3.4, 2.6))
+    fig, axes = _figure(rows, cols, size=(3.4, 2.6) if len(keys) > 1 else (6.4, 4.0))
     for ax, k in zip(axes, keys):
         ex, ey = epoch_series(records, k)
         ax.plot(ex + shift, ey, "o-", ms=3, lw=1.2)
@@ -331,7 +333,7 @@ def plot_recall_at_k(
     ax.set_xticks(sorted(set(shown) | {top}))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_xlim(1, top)
+    ax.set_xlim(0.9, top * 1.05)
     ax.set_xlabel("K" + (f" (of {num_items} items)" if num_items else ""))
     ax.set_ylabel("recall@K (%)")
     ax.set_ylim(0, 102)
