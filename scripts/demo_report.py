@@ -361,11 +361,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     (args.out / "summary.md").write_text(markdown_table(docs) + "\n", encoding="utf-8")
     (args.out / "summary.json").write_text(json.dumps(docs, indent=1) + "\n", encoding="utf-8")
     print(text_table(docs))
-    pngs = [p for d in docs for p in d.get("summary", {}).get("plots", [])]
-    if pngs:
-        print(f"\nplots ({len(pngs)} PNG files; redraw a run's curves with: videokd plot RUN_DIR):")
-        for p in pngs:
-            print(f"  {p}")
+    folders: dict[str, list[str]] = {}
+    for d in docs:
+        for p in d.get("summary", {}).get("plots", []):
+            path = Path(p).resolve()
+            folders.setdefault(str(path.parent), []).append(path.name)
+    if folders:
+        count = sum(len(v) for v in folders.values())
+        print(f"\nplots ({count} PNG files; redraw a run's curves with: videokd plot RUN_DIR):")
+        for folder, names in folders.items():
+            print(f"  {folder}/  {' '.join(names)}")
     for d in docs:
         if d["rc"] != 0:
             why = f"; {d['error']}" if "error" in d else ""

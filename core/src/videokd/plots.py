@@ -362,7 +362,7 @@ def plot_confusion(
     n = len(class_names)
     cm = confusion_matrix(labels, predictions, n)
     acc = 100.0 * np.trace(cm) / max(cm.sum(), 1)
-    side = min(3.0 + 0.45 * n, 12.0)
+    side = min(max(5.0, 3.0 + 0.45 * n), 12.0)
     fig, (ax,) = _figure(size=(side + 1.0, side))
     im = ax.imshow(cm, cmap="Blues")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
@@ -377,7 +377,7 @@ def plot_confusion(
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", color=color, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(f"{title} (top-1 {acc:.1f} %, {int(cm.sum())} videos)")
+    ax.set_title(f"{title}\ntop-1 {acc:.1f} % of {int(cm.sum())}", fontsize=10)
     return _save(fig, Path(path))
 
 
