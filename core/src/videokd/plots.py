@@ -251,7 +251,10 @@ def _plot_per_epoch(records, keys: list[str], path: Path, title: str, *, shift: 
     cols = min(4, len(keys))
     rows = math.ceil(len(keys) / cols)
     fig, axes = _figure(rows, cols, size=(3.4, 2.6) if len(keys) > 1 else (6.4, 4.0))
+    from matplotlib.ticker import MaxNLocator
+
     for ax, k in zip(axes, keys):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ex, ey = epoch_series(records, k)
         ax.plot(ex + shift, ey, "o-", ms=3, lw=1.2)
         ax.set_title(k.split("/", 1)[1], fontsize=10)
