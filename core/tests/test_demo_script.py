@@ -171,3 +171,24 @@ def test_a_missing_result_file_is_named(tmp_path: Path) -> None:
     (tmp_path / "kiclip").mkdir()
     out = _report("stage", "kiclip", "--out", str(tmp_path / "kiclip"))
     assert out.returncode == 2 and "b2n_results.json: not found" in out.stderr
+
+
+def test_the_dldkd_summary_reads_the_test_metrics_and_draws_recall_and_the_kd_schedule(tmp_path: Path) -> None:
+    run = tmp_path / "dldkd" / "data" / "tvr" / "results" / "tvr-demo-2026_01_01_00_00_00"
+    _metrics_jsonl(run)
+    with (run / "metrics.jsonl").open("a") as f:
+        for e in range(2):
+            f.write(json.dumps({"step": 3 * e, "epoch": e, "schedule/kd_coefficient": 0.1 * 0.95**e}) + "\n")
+    fused = {"r1": 40.0, "r5": 80.0, "r10": 100.0, "r100": 100.0, "sumr": 320.0}
+    doc = {"n_queries": 5, "n_videos": 10, "metrics": {"fused": fused}}
+    (run / "eval_test_metrics.json").write_text(json.dumps(doc))
+    ranks = "cap_id\tvideo_id\trank_fused\trank_inheritance\n" + "".join(
+        f"q{i}\tv{i}\t{r}\t{r + 1}\n" for i, r in enumerate([1, 1, 3, 5, 7])
+    )
+    (run / "eval_test_ranks.tsv").write_text(ranks)
+    out = _report("stage", "dldkd", "--out", str(tmp_path / "dldkd"))
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "dldkd" / "summary.json").read_text())
+    assert summary["metrics"] == [["R@1", 40.0], ["R@5", 80.0], ["R@10", 100.0], ["R@100", 100.0], ["SumR", 320.0]]
+    assert summary["chance"] == "R@1 10.0, SumR 260.0"  # K/N for N = 10 videos: 10 + 50 + 100 + 100
+    assert {Path(p).name for p in summary["plots"]} == {"loss.png", "lr.png", "schedule.png", "recall_at_k.png"}
