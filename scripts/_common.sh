@@ -58,10 +58,10 @@ ensure_venv() {
     log "creating $VENV"
     uv venv -q --seed --python "$(command -v "$PYTHON_BASE")" "$VENV" || die "uv venv failed"
   fi
-  if ! "$VENV/bin/python" -c "import videokd, kiclip, kd2d3d, dldkd, tdsclip, xkd" >/dev/null 2>&1 || [ "${VIDEOKD_REINSTALL:-0}" = 1 ]; then
+  if ! "$VENV/bin/python" -c "import videokd, kiclip, kd2d3d, dldkd, tdsclip, xkd, matplotlib" >/dev/null 2>&1 || [ "${VIDEOKD_REINSTALL:-0}" = 1 ]; then
     log "installing core + the five packages into $VENV (torch comes from the local wheel folder when there is one)"
     (cd "$REPO_ROOT" && uv pip install -q --python "$VENV/bin/python" \
-      -e "core[test,svm]" -e "packages/kiclip[test]" -e "packages/kd2d3d[test]" -e "packages/dldkd[test]" \
+      -e "core[test,svm,plots]" -e "packages/kiclip[test]" -e "packages/kd2d3d[test]" -e "packages/dldkd[test]" \
       -e "packages/tdsclip[test]" -e "packages/xkd[test]") || die "installing the packages failed"
   fi
 }

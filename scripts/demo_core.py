@@ -158,7 +158,7 @@ def main() -> None:
         "seconds": round(time.time() - start, 1),
         "run_dir": str(args.out / "run"),
     }
-    (args.out / "summary.json").write_text(json.dumps(result, indent=1) + "\n")
+    (args.out / "result.json").write_text(json.dumps(result, indent=1) + "\n")
     print(
         f"[core] held-out top-1 {result['best_val_top1']} % (chance {result['chance_top1']:.1f} %) "
         f"in {result['seconds']} s; TensorBoard logs and checkpoints in {result['run_dir']}"

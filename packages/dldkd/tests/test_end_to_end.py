@@ -84,6 +84,14 @@ def test_do_tvr_then_do_test(prvr_root: Path, tmp_path: Path) -> None:
     assert 1 <= epochs <= 8 and ckpt["epoch"] < epochs
     if epochs < 8:  # early stopping: patience 1 means two non-improving epochs after the best
         assert "Early Stop" in (rd / "train.log.txt").read_text() and epochs == ckpt["epoch"] + 3
+    # the dynamic KD coefficient of every epoch is a curve in metrics.jsonl (what `videokd plot` draws)
+    from dldkd.losses import kd_coefficient_for_epoch
+
+    records = [json.loads(line) for line in (rd / "metrics.jsonl").read_text().splitlines()]
+    coef = {r["epoch"]: r["schedule/kd_coefficient"] for r in records if "schedule/kd_coefficient" in r}
+    assert sorted(coef) == list(range(epochs))
+    assert coef == pytest.approx({e: kd_coefficient_for_epoch(opt, e) for e in range(epochs)})
+    assert coef[0] > coef[epochs - 1] if epochs > 1 else True  # decay_way 1 decays
 
     # do_test.sh on a renamed run dir, from another working directory
     renamed = rd.with_name("my_model")

@@ -343,6 +343,12 @@ def _build_trainer(
         state["coef"] = kd_coefficient_for_epoch(opt, epoch)
         state["alpha"], state["beta"] = soft_nce_ratios_for_epoch(opt, epoch)
         criterion.use_hard_negative = opt.hard_negative_start_epoch >= 0 and epoch >= opt.hard_negative_start_epoch
+        if trainer.logger is not None:
+            # the dynamic KD weight as a curve in metrics.jsonl / TensorBoard (`videokd plot` draws schedule/*)
+            sched = {"schedule/kd_coefficient": state["coef"]}
+            if opt.label_style == "soft":
+                sched.update({"schedule/alpha": state["alpha"], "schedule/belta": state["beta"]})
+            trainer.logger.log(sched, step=trainer.step, epoch=epoch)
         log.info(
             "epoch %d: KD coefficient %.6f%s",
             epoch,
