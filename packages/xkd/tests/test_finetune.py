@@ -133,5 +133,7 @@ def test_wrong_weight_files_are_user_errors(tmp_path):
         finetune_main(["--db", "ucf101", "-c", "config_tiny_f1", "--weight_path", str(audio), "--data_dir", str(data)])
     other = tmp_path / "other.pt"
     torch.save({"model": {"visual.conv1.weight": torch.zeros(2)}}, other)
+    with pytest.raises(WeightsError, match="weight file not found"):
+        finetune_main(["--db", "hmdb51", "--weight_path", str(tmp_path / "missing.pth.tar"), "--data_dir", str(data)])
     with pytest.raises(WeightsError, match="other.pt"):
         finetune_main(["--db", "esc50", "-c", "config_tiny_f1", "--weight_path", str(other), "--data_dir", str(data)])

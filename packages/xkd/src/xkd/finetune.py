@@ -496,13 +496,9 @@ def run_fold(cfg, state: Mapping[str, torch.Tensor], *, args, db: str, data_dir:
     model.load_state_dict(torch.load(best_file, map_location="cpu", weights_only=True))
     model.to(dist.device)
     selected = {"epoch": summary["best"]["epoch"], f"{select_name}_{metric}": summary["best"]["value"]}
-    if args.select_on_test:
-        test = {metric: summary["best"]["value"]}  # the original: the best test value over the evaluations
-        test.update(evaluate(model, split["test"], cfg, modality=modality, multilabel=multilabel, device=dist.device,
-                             batch=batch, dist=dist, precision=trainer.precision))  # fmt: skip
-    else:
-        test = evaluate(model, split["test"], cfg, modality=modality, multilabel=multilabel, device=dist.device,
-                        batch=batch, dist=dist, precision=trainer.precision)  # fmt: skip
+    # one test evaluation of the chosen epoch's model (with --select_on_test: the best test value, evaluated again)
+    test = evaluate(model, split["test"], cfg, modality=modality, multilabel=multilabel, device=dist.device,
+                    batch=batch, dist=dist, precision=trainer.precision)  # fmt: skip
     return {
         "db": db, "fold": fold, "metric": metric, "test": test, "selected": selected,
         "selection": "test (original protocol)" if args.select_on_test else (
@@ -516,7 +512,9 @@ def run_fold(cfg, state: Mapping[str, torch.Tensor], *, args, db: str, data_dir:
 # ----------------------------------------------------------------------------- entry
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="finetune", description="full fine-tuning of an XKD backbone (Trainer)")
-    p.add_argument("--db", required=True, choices=sorted(DATASETS))
+    p.add_argument(
+        "--db", required=True, choices=sorted(DATASETS) + ["fsd50"], help="fsd50 (the original name) = fsd50k"
+    )
     p.add_argument("-c", "--config-file", action="append", default=None,
                    help="config name(s) under codes/eval/configs/finetune/<db>/ (default: every config_f*, else config)")  # fmt: skip
     p.add_argument("--weight_path", default=None,
@@ -544,6 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
+    args.db = "fsd50k" if args.db == "fsd50" else args.db
     modality, _, folder = DATASETS[args.db]
     bad = [o for o in args.overrides if "=" not in o]
     if bad:
