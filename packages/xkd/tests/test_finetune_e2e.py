@@ -88,8 +88,22 @@ def test_finetune_esc50_two_folds_above_chance(pretrained, esc_big, tmp_path):
     assert "finetune esc50 mean over 2 folds: top1" in res.stdout
     summary = _results(tmp_path, "esc50", "esc")
     for f in summary["folds"]:
-        assert f["test_samples"] == 24 and f["train_samples"] + f["selection_samples"] == 96
+        assert f["test_samples"] == f["test"]["count"] == 24 and f["train_samples"] + f["selection_samples"] == 96
     assert summary["mean_top1"] > 25.0 + 10, res.stdout  # chance is 25 %
+
+
+@pytest.mark.slow
+def test_two_processes_torchrun_train_and_score_every_test_file(pretrained, esc_big, tmp_path):
+    res = run_script(
+        EVAL_SRC / "finetune_esc50.sh", "config_tiny_f1", "--weight_path", str(_weights(pretrained, "aud_student")),
+        "--data_dir", str(esc_big), "--output_dir", str(tmp_path), "--job_id", "ddp", "--device", "cpu", "--quiet",
+        "hyperparams.num_epochs=1", env={"NPROC": "2"},
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "launcher torchrun, rank 0/2" in res.stdout
+    summary = _results(tmp_path, "esc50", "ddp")
+    fold = summary["folds"][0]
+    assert summary["dist"]["world_size"] == 2 and fold["test"]["count"] == fold["test_samples"] == 24
 
 
 @pytest.mark.slow

@@ -381,11 +381,12 @@ def evaluate(model: nn.Module, samples, cfg, *, modality: str, multilabel: bool,
     rows = sorted((r for part in all_gather_objects(local) for r in part), key=lambda r: r[0])
     s, t = torch.stack([r[1] for r in rows]), torch.stack([r[2] for r in rows])
     if multilabel:
-        return {"mAP": 100 * mean_average_precision(s, t), "mean_auc": mean_roc_auc(s, t)}
+        return {"mAP": 100 * mean_average_precision(s, t), "mean_auc": mean_roc_auc(s, t), "count": len(rows)}
     top5 = s.topk(min(5, s.shape[1]), dim=1).indices
     return {
         "top1": 100 * float((top5[:, 0] == t).float().mean()),
         "top5": 100 * float((top5 == t[:, None]).any(1).float().mean()),
+        "count": len(rows),  # files scored (gathered over the ranks)
     }
 
 
@@ -423,10 +424,15 @@ def run_fold(cfg, state: Mapping[str, torch.Tensor], *, args, db: str, data_dir:
 
     batch = max(1, int(cfg.dataset.batch_size) // dist.world_size)
     train_section = cfg.dataset.train
+    workers = args.num_workers
+    if workers is None:
+        workers = (
+            -(-int(cfg.get("num_workers", 0)) // max(torch.cuda.device_count(), 1)) if dist.device.type == "cuda" else 0
+        )
     loader = build_train_loader(
         RobustDataset(FinetuneClips(fit, cfg, modality=modality, train=True), train=True),
         batch_size=batch, seed=args.seed, drop_last=bool(train_section.get("drop_last", True)) and len(fit) >= batch * dist.world_size,
-        num_workers=args.num_workers, dist_info=dist,
+        num_workers=workers, dist_info=dist,
     )  # fmt: skip
     epochs = int(hp.num_epochs)
     steps_per_epoch = (
@@ -528,7 +534,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda when available)")
     p.add_argument("--precision", default=None, choices=("fp32", "bf16", "fp16"),
                    help="default: fp16 on CUDA when apex: true, else fp32")  # fmt: skip
-    p.add_argument("--num_workers", type=int, default=0)
+    p.add_argument("--num_workers", type=int, default=None,
+                   help="DataLoader workers per process (default: yaml num_workers / GPUs on CUDA, 0 on the CPU)")  # fmt: skip
     p.add_argument("--max_batches_per_epoch", type=int, default=None, help="cap every epoch (smoke runs)")
     p.add_argument("--select_on_test", action="store_true",
                    help="the original protocol: evaluate the test split every eval_freq epochs and report the best")  # fmt: skip
@@ -595,7 +602,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             results.append(res)
             if dist.is_main:
                 m = res["metric"]
-                shown = ", ".join(f"{k} {v:.2f}" for k, v in res["test"].items())
+                shown = ", ".join(f"{k} {v:.2f}" for k, v in res["test"].items() if k != "count")
                 chance = f"; chance {res['chance']:.1f}%" if res["chance"] is not None else ""
                 print(f"[xkd] finetune {args.db} fold {fold}: {m} {res['test'][m]:.2f}% ({shown}; epoch "
                       f"{res['selected']['epoch']} chosen on {res['selection']}{chance})", flush=True)  # fmt: skip
