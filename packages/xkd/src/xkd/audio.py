@@ -18,7 +18,14 @@ import torch
 
 from videokd.data.audio import LogMel, prepare_waveform, spectrogram_resize_crop, spectrogram_resize_crop_box
 
-__all__ = ["KINETICS_SOUND_STATS", "AudioFrontEnd", "local_resize_crop", "volume_jitter"]
+__all__ = [
+    "KINETICS_SOUND_STATS",
+    "AudioFrontEnd",
+    "local_resize_crop",
+    "mask_along_axis",
+    "time_warp",
+    "volume_jitter",
+]
 
 KINETICS_SOUND_STATS = (-5.3688107, 4.410007)
 
@@ -101,3 +108,41 @@ def local_resize_crop(
         f, t, virtual_crop_scale=virtual_crop_scale, freq_scale=freq_scale, time_scale=time_scale, rng=rng
     )
     return spectrogram_resize_crop(lms, drawn if box is None else box, canvas)
+
+
+def time_warp(lms: torch.Tensor, window: int, *, rng: Optional[random.Random] = None) -> torch.Tensor:
+    """ESPnet ``TimeWarp`` (the original's downstream "strong" augmentation) on ``lms (1, F, T)``: a
+    random centre ``c`` in ``[window, T - window)`` moves to ``w`` in ``[c - window, c + window]`` and both
+    sides are resized bicubically (``align_corners=False``); a clip with ``T - window <= window`` is kept."""
+    r = rng or random
+    t = lms.shape[-1]
+    if window <= 0 or t - window <= window:
+        return lms
+    center = r.randrange(window, t - window)
+    warped = r.randrange(center - window, center + window) + 1
+    x = lms.reshape(1, 1, *lms.shape[-2:])
+    f = x.shape[-2]
+    left = torch.nn.functional.interpolate(x[..., :center], size=(f, warped), mode="bicubic", align_corners=False)
+    right = torch.nn.functional.interpolate(x[..., center:], size=(f, t - warped), mode="bicubic", align_corners=False)
+    return torch.cat((left, right), dim=-1).reshape(lms.shape)
+
+
+def mask_along_axis(
+    lms: torch.Tensor, width: Sequence[int], num_mask: int, *, axis: str, rng: Optional[random.Random] = None
+) -> torch.Tensor:
+    """ESPnet ``MaskAlongAxis(replace_with_zero=False)`` on ``lms (1, F, T)``: ``num_mask`` bands of width
+    ``U{width[0], width[1] - 1}`` along ``axis`` (``"freq"`` / ``"time"``), filled with the spectrogram mean."""
+    r = rng or random
+    dim = -2 if axis == "freq" else -1
+    size = lms.shape[dim]
+    lengths = [r.randrange(int(width[0]), int(width[1])) for _ in range(int(num_mask))]
+    if not lengths:
+        return lms
+    hi = max(1, size - max(lengths))
+    mask = torch.zeros(size, dtype=torch.bool)
+    for length in lengths:
+        pos = r.randrange(0, hi)
+        mask[pos : pos + length] = True
+    shape = [1] * lms.dim()
+    shape[dim] = size
+    return lms.masked_fill(mask.view(shape), float(lms.mean()))

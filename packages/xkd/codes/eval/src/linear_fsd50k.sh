@@ -3,7 +3,7 @@
 #SBATCH --nodes=1
 #SBATCH --ntasks=1
 #SBATCH --gpus-per-node=1
-# FSD50K audio linear probe, multi-label (backbone, trained on the core Trainer; prints the test  *aud_student.pth.tar):mAP.
+# FSD50K audio linear probe, multi-label, on a frozen backbone (*aud_student.pth.tar), trained on the core Trainer; prints the test mAP.
 # Usage: bash linear_fsd50k.sh [CONFIG] --weight_path FILE [--data_dir DIR] [--select_on_test] [--device cpu] [KEY=VALUE ...]
 #   CONFIG: config (default; the original values) or config_tiny (codes/eval/configs/linear/fsd50k/).
 #   Data: --data_dir or $VIDEOKD_DATA/fsd50k (VIDEOKD_DATA defaults to <repo>/data).

@@ -3,7 +3,7 @@
 #SBATCH --nodes=1
 #SBATCH --ntasks=1
 #SBATCH --gpus-per-node=1
-# Kinetics-400 video linear probe (backbone, trained on the core Trainer; prints the test  *vid_student.pth.tar):top-1/top-5.
+# Kinetics-400 video linear probe on a frozen backbone (*vid_student.pth.tar), trained on the core Trainer; prints the test top-1/top-5.
 # Usage: bash linear_k400.sh [CONFIG] --weight_path FILE [--data_dir DIR] [--select_on_test] [--device cpu] [KEY=VALUE ...]
 #   CONFIG: config (default; the original values) or config_tiny (codes/eval/configs/linear/kinetics400/).
 #   Data: --data_dir or $VIDEOKD_DATA/kinetics400 (VIDEOKD_DATA defaults to <repo>/data).
