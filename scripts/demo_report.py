@@ -238,10 +238,18 @@ def stage_xkd(out: Path) -> dict:
         if res.get("chance") is not None:
             chance.append(f"k400 {res['chance']:.1f}")
         sources.append(str(f))
+    finetune = sorted(out.glob("runs/Transformer/*/esc50/demo*/finetune_results.json"))
+    for f in finetune:
+        res = _json(f)
+        fold = res["folds"][0]
+        metric = fold["metric"]
+        metrics.append(["audio fine-tune ESC-50", res.get(f"mean_{metric}", fold["test"][metric])])
+        sources.append(str(f))
     figs = _curves(pre, out / "plots", "xkd pre-training") + (figs_linear if linear else [])
     return {
         "entry": "codes/train/src/xkd.sh, codes/eval/src/svm_ucf101.sh, svm_esc50.sh"
-        + (", linear_k400.sh" if linear else ""),
+        + (", linear_k400.sh" if linear else "")
+        + (", finetune_esc50.sh" if finetune else ""),
         "task": "micro XKD audio-visual pre-training (2 epochs) on synthetic clips, then frozen-feature evaluations",
         "metrics": metrics,
         "chance": ", ".join(chance),
