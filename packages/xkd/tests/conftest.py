@@ -12,6 +12,9 @@ import pytest
 PKG = Path(__file__).resolve().parents[1]
 XKD_SH = PKG / "codes" / "train" / "src" / "xkd.sh"
 EVAL_SRC = PKG / "codes" / "eval" / "src"
+# in-process calls (python -m xkd.* with config names) find the configs of this checkout also when xkd is
+# installed non-editable, as in tox
+os.environ.setdefault("XKD_HOME", str(PKG))
 
 
 def run_script(script: Path, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:

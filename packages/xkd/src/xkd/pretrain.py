@@ -47,7 +47,9 @@ from .schedules import step_schedules, temperature_schedules
 
 __all__ = ["PACKAGE_ROOT", "LOSS_KEYS", "main", "resolve_config_path", "resolve_data_dir", "build_parser"]
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+# packages/xkd (codes/*/configs live there): $XKD_HOME when set (an installed, non-editable xkd has no
+# configs beside it), else the source checkout this module sits in.
+PACKAGE_ROOT = Path(os.environ.get("XKD_HOME") or Path(__file__).resolve().parents[2])
 REPO_ROOT = PACKAGE_ROOT.parents[1]
 DEFAULT_CONFIG = PACKAGE_ROOT / "codes" / "train" / "configs" / "pretext" / "kinetics400" / "xkd.yaml"
 LOSS_KEYS = (
