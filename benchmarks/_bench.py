@@ -329,6 +329,11 @@ def validate(doc: dict) -> list[str]:
     return problems
 
 
+def _repo_relative(script: str | Path) -> str:
+    path = Path(script).resolve()
+    return str(path.relative_to(BENCH_DIR.parent)) if path.is_relative_to(BENCH_DIR.parent) else str(path)
+
+
 def write_doc(
     out: Path | None,
     *,
@@ -347,7 +352,7 @@ def write_doc(
     doc = {
         "schema": SCHEMA,
         "benchmark": benchmark,
-        "script": str(Path(script).resolve().relative_to(BENCH_DIR.parent)),
+        "script": _repo_relative(script),
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "device": str(device),
         "quick": bool(quick),

@@ -33,11 +33,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 BENCH = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(BENCH))
-import _bench  # noqa: E402
 
 REPO_URL = "https://github.com/HuiGuanLab/DL-DKD"
 COMMIT = "master d5ed153 (specs/dldkd.md; the ICCV paper's code is branch iccv, 1cd1739)"
@@ -54,6 +50,15 @@ def clone_hint() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if not any(x.startswith("--upstream") or x in ("-h", "--help") for x in args):
+        print(clone_hint())  # before importing torch: the hint is instant
+        return 0
+    sys.path.insert(0, str(BENCH))
+    import _bench
+    import torch
+    import torch.nn.functional as F  # noqa: F401
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--upstream", type=Path, default=None, help="checkout of the original repository")
     p.add_argument("--shims", type=Path, default=None, help="folder of stand-in modules put on sys.path first")

@@ -21,12 +21,7 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-import torch.nn.functional as F
-
 BENCH = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(BENCH))
-import _bench  # noqa: E402
 
 REPO_URL = "https://github.com/kenshohara/3D-ResNets-PyTorch"
 COMMIT = "CVPR2018 d9847ea (specs/kd2d3d.md)"
@@ -42,6 +37,15 @@ def clone_hint() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = argv if argv is not None else sys.argv[1:]
+    if not any(x.startswith("--upstream") or x in ("-h", "--help") for x in args):
+        print(clone_hint())  # before importing torch: the hint is instant
+        return 0
+    sys.path.insert(0, str(BENCH))
+    import _bench
+    import torch
+    import torch.nn.functional as F  # noqa: F401
+
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--upstream", type=Path, default=None, help="checkout of the original repository")
     p.add_argument("--batch", type=int, default=None, help="clips per step (default 2 on the CPU, 16 on CUDA, 1 quick)")
