@@ -249,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--results", type=Path, default=None, help="folder (default benchmarks/results/<quick|cpu|cuda>)")
     p.add_argument("--report", type=Path, default=BENCH_DIR / "RESULTS.md", help="RESULTS.md to write")
     p.add_argument("--no-report", action="store_true", help="do not write RESULTS.md")
+    p.add_argument("--report-root", type=Path, default=None,
+                   help="folder whose result documents RESULTS.md shows (default benchmarks/results/, or --results)")  # fmt: skip
     p.add_argument("--report-only", action="store_true", help="only rewrite RESULTS.md from the existing JSON")
     p.add_argument("--upstream-root", type=Path, default=None,
                    help="folder holding checkouts of the original repositories: also run upstream/*.py")  # fmt: skip
@@ -262,8 +264,9 @@ def main(argv: list[str] | None = None) -> int:
 
     kind = "quick" if a.quick else torch.device(a.device).type
     results = (a.results or BENCH_DIR / "results" / kind).resolve()
+    root = a.report_root.resolve() if a.report_root else report_root(results)
     if a.report_only:
-        print(f"wrote {write_report(report_root(results), a.report)}")
+        print(f"wrote {write_report(root, a.report)}")
         return 0
     with_upstream = a.upstream_root is not None or bool(a.only and any(n in UPSTREAM_DIRS for n in a.only))
     scripts = discover(a.bench_dir, with_upstream)
@@ -315,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     (results / "run.json").write_text(json.dumps(run, indent=1) + "\n")
     print(f"[run] {run['summary']}; wrote {results / 'run.json'}")
     if not a.no_report:
-        print(f"[run] wrote {write_report(report_root(results), a.report)}")
+        print(f"[run] wrote {write_report(root, a.report)}")
     return 1 if counts[STATUS_FAILED] or counts[STATUS_TIMEOUT] else 0
 
 
