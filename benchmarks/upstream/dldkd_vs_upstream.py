@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=None, help="training-step videos (default 128, the paper's; 16 quick)")
     p.add_argument("--skip-eval", action="store_true")
     p.add_argument("--skip-train", action="store_true")
+    p.add_argument("--note", action="append", default=[], help="a sentence recorded in the result (e.g. the checkout)")
     _bench.add_common_args(p)
     a = p.parse_args(argv)
     if a.upstream is None:
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         ours.load_state_dict(sd)
         return theirs, ours, opt, layout
 
-    rows, notes = [], []
+    rows, notes = [], list(a.note)
     config = {"upstream": {"repository": REPO_URL, "path": str(up), "commit_expected": COMMIT},
               "shims": str(a.shims) if a.shims else None}  # fmt: skip
     if not a.skip_eval:

@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--upstream", type=Path, default=None, help="checkout of the original repository")
     p.add_argument("--batch", type=int, default=None, help="clips per step (default 2 on the CPU, 16 on CUDA, 1 quick)")
+    p.add_argument("--note", action="append", default=[], help="a sentence recorded in the result (e.g. the checkout)")
     _bench.add_common_args(p)
     a = p.parse_args(argv)
     if a.upstream is None:
@@ -112,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
               "model": "3D ResNet-18, shortcut A, 101 classes", "clip": [3, 16, 112, 112], "batch": batch,
               "optimizer": {k: opts[k] for k in ("learning_rate", "momentum", "dampening", "weight_decay", "nesterov")}}  # fmt: skip
     _bench.write_doc(a.out, benchmark="kd2d3d_vs_upstream", script=__file__, device=device, quick=a.quick,
-                     config=config, results=rows)  # fmt: skip
+                     config=config, results=rows, notes=a.note)  # fmt: skip
     return 0
 
 
