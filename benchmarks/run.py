@@ -139,7 +139,7 @@ def report_root(results: Path) -> Path:
 
 
 def _tail(path: Path, lines: int = 5) -> str:
-    text = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    text = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip() and not ln.startswith("$ ")]
     return " | ".join(text[-lines:])[-800:]
 
 
