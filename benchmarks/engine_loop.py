@@ -10,17 +10,16 @@ Measured on a small MLP (so the engine's own work is visible, not hidden behind 
 * ``checkpoint_write_s``      - one atomic, fsync'd ``save_checkpoint`` of a ``--ckpt-mb`` MB state
   (model + AdamW moments in the real loop), and ``checkpoint_load_s`` for ``weights_only`` loading.
 
-Usage: ``python benchmarks/engine_loop.py [--steps 300] [--width 256] [--ckpt-mb 64] [--threads 1]``.
-Writes ``benchmarks/results/engine_loop.json``.
+Usage: ``python benchmarks/engine_loop.py [--steps 300] [--width 256] [--ckpt-mb 64] [--threads 1] [--quick]``.
+The bare loop and the Trainer run interleaved (A B B A ...), one thread by default; one timed run is
+``--steps`` steps (warm-up run first). Timing / memory method: ``_bench.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -29,7 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from videokd import engine
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402
+
+from videokd import engine  # noqa: E402
 
 
 class Batches(torch.utils.data.Dataset):
@@ -87,51 +89,53 @@ def trainer_loop(steps: int, width: int, batch: int, out_dir: str) -> float:
     return (time.perf_counter() - start) / steps
 
 
-def checkpoint_times(mb: int, folder: str, repeats: int = 3) -> tuple[float, float]:
-    state = {"model": {"w": torch.randn(mb * 2**20 // 4)}, "step": 1}
-    writes, loads = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        path = engine.save_checkpoint(Path(folder) / "bench.pt", state)
-        writes.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        engine.load_checkpoint(path)
-        loads.append(time.perf_counter() - t0)
-    return statistics.median(writes), statistics.median(loads)
-
-
-def main() -> None:
-    p = argparse.ArgumentParser()
-    p.add_argument("--steps", type=int, default=300)
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--steps", type=int, default=None, help="steps per timed run (default 300, 30 quick)")
     p.add_argument("--width", type=int, default=256)
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--ckpt-mb", type=int, default=64)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=3)
-    args = p.parse_args()
-    torch.set_num_threads(args.threads)
-    bare, trained = [], []
+    p.add_argument("--ckpt-mb", type=int, default=None, help="checkpoint size (default 64, 4 quick)")
+    _bench.add_common_args(p)
+    p.set_defaults(threads=1)
+    a = p.parse_args(argv)
+    device = _bench.setup(a)
+    if device.type != "cpu":
+        raise SystemExit("engine_loop.py measures the engine's CPU-side overhead: run it with --device cpu")
+    steps = a.steps or (30 if a.quick else 300)
+    mb = a.ckpt_mb or (4 if a.quick else 64)
+    warmup = _bench.pick(a.warmup, a.quick, 1, 1)
+    repeats = _bench.pick(a.repeats, a.quick, 2, 3)
     with tempfile.TemporaryDirectory() as tmp:
-        bare_loop(20, args.width, args.batch)  # warm-up (lazy imports, allocator)
-        trainer_loop(20, args.width, args.batch, os.path.join(tmp, "warm"))
-        for r in range(args.repeats):
-            bare.append(bare_loop(args.steps, args.width, args.batch))
-            trained.append(trainer_loop(args.steps, args.width, args.batch, os.path.join(tmp, f"run{r}")))
-        write_s, load_s = checkpoint_times(args.ckpt_mb, tmp)
-    result = {
-        "machine": f"{platform.machine()} {os.cpu_count()} cores, torch {torch.__version__}, {args.threads} thread(s)",
-        "config": vars(args),
-        "bare_loop_ms_per_step": 1e3 * statistics.median(bare),
-        "trainer_ms_per_step": 1e3 * statistics.median(trained),
-        "overhead_ms_per_step": 1e3 * (statistics.median(trained) - statistics.median(bare)),
-        "checkpoint_write_s": write_s,
-        "checkpoint_load_s": load_s,
-    }
-    out = Path(__file__).resolve().parent / "results" / "engine_loop.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+        counter = iter(range(10**6))
+        rows = _bench.measure_interleaved(
+            {
+                "bare_loop": lambda: bare_loop(steps, a.width, a.batch),
+                "trainer": lambda: trainer_loop(steps, a.width, a.batch, os.path.join(tmp, f"run{next(counter)}")),
+            },
+            device,
+            unit=f"{steps} steps",
+            warmup=warmup,
+            repeats=repeats,
+        )
+        bare, trained = rows[0]["median_s"] / steps, rows[1]["median_s"] / steps
+        rows[1]["metrics"].update(
+            bare_ms_per_step=round(1e3 * bare, 4),
+            trainer_ms_per_step=round(1e3 * trained, 4),
+            overhead_ms_per_step=round(1e3 * (trained - bare), 4),
+        )
+        state = {"model": {"w": torch.randn(mb * 2**20 // 4)}, "step": 1}
+        path = Path(tmp) / "bench.pt"
+        rows.append(_bench.measure(lambda: engine.save_checkpoint(path, state), device, name="checkpoint_write",
+                                   unit=f"{mb} MB checkpoint", warmup=0, repeats=repeats))  # fmt: skip
+        rows.append(_bench.measure(lambda: engine.load_checkpoint(path), device, name="checkpoint_load",
+                                   unit=f"{mb} MB checkpoint", warmup=0, repeats=repeats))  # fmt: skip
+    _bench.print_rows(rows)
+    config = {"model": f"MLP 3 x Linear {a.width}", "batch": a.batch, "steps_per_run": steps, "checkpoint_mb": mb,
+              "trainer": "build_train_loader (num_workers 0), warmup-cosine lr, clip 1.0, log every 10, last.pt"}  # fmt: skip
+    _bench.write_doc(a.out, benchmark="engine_loop", script=__file__, device=device, quick=a.quick, config=config,
+                     results=rows)  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

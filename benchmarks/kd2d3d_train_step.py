@@ -5,8 +5,11 @@ frame-extraction throughput of the PyAV extractor against the lineage's one-ffmp
     python benchmarks/kd2d3d_train_step.py                          # CPU (small batch), results JSON
     python benchmarks/kd2d3d_train_step.py --device cuda --precision bf16 --channels-last --batch-size 16
 
+    python benchmarks/kd2d3d_train_step.py --quick                  # batch 1, 2 tiny videos to extract
+
 Each training case runs in its own process, so its peak memory (CPU: max RSS; CUDA:
-``max_memory_allocated``) is its own. Results: ``benchmarks/results/kd2d3d_train_step[_cuda].json``.
+``max_memory_allocated``) is its own. Frame extraction: one timed call extracts the whole tree of
+``--videos`` videos. Timing / memory method: ``_bench.py``.
 """
 
 from __future__ import annotations
@@ -14,21 +17,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402
 
 
 def train_case(args, with_teacher: bool) -> dict:
-    import torch
-
     from kd2d3d.models import build_model
     from kd2d3d.opts import build_sgd, default_config, norm_method, resolve
     from kd2d3d.teacher import Distiller, DistillStudent, build_teacher
@@ -69,33 +70,15 @@ def train_case(args, with_teacher: bool) -> dict:
         loss.backward()
         opt.step()
 
-    for _ in range(args.warmup):
-        step()
+    flops = None
     if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(args.steps):
-        t0 = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    best, med = min(times), sorted(times)[len(times) // 2]
-    peak = (
-        torch.cuda.max_memory_allocated() / 2**20
-        if device.type == "cuda"
-        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    )
-    return {
-        "teacher": "resnet18 (2D, every frame)" if with_teacher else None,
-        "batch_size": args.batch_size,
-        "step_s_min": round(best, 4),
-        "step_s_median": round(med, 4),
-        "clips_per_s": round(args.batch_size / med, 3),
-        "peak_memory_mib": round(peak, 1),
-        "peak_memory_kind": "cuda max_memory_allocated" if device.type == "cuda" else "process max RSS",
-    }
+        flops = _bench.count_flops(step)  # one real step (a warm-up)
+    peak = _bench.matmul_peak_tflops(device) if device.type == "cuda" else None
+    row = _bench.measure(step, device, name="student+teacher" if with_teacher else "student", unit="step",
+                         warmup=args.warmup, repeats=args.repeats, items=args.batch_size, items_name="clips",
+                         flops=flops, peak_tflops=peak)  # fmt: skip
+    row["metrics"]["teacher"] = "resnet18 (2D, every frame)" if with_teacher else None
+    return row
 
 
 def extraction(args) -> dict:
@@ -111,75 +94,91 @@ def extraction(args) -> dict:
             frames = rng.integers(0, 255, (args.frames, 240, 320, 3), dtype=np.uint8)
             write_video(tmp / "src" / "cls" / f"v_{i:03d}.mp4", frames, fps=25)
         n_frames = args.videos * args.frames
-        out = {"videos": args.videos, "frames_per_video": args.frames, "source_wh": [320, 240], "height": 240}
-        for workers in (1, args.workers):
-            t0 = time.perf_counter()
-            rep = T.extract_tree(
-                tmp / "src", tmp / f"pyav_{workers}", layout="classes", height=240, workers=workers, progress=False
-            )
-            dt = time.perf_counter() - t0
-            assert not rep.failed, rep.failed
-            out[f"pyav_workers_{workers}_frames_per_s"] = round(n_frames / dt, 1)
+        rows = []
+        device = torch.device("cpu")
+        for workers in sorted({1, args.workers}):
+            counter = iter(range(10**6))
+
+            def pyav(workers=workers):
+                rep = T.extract_tree(tmp / "src", tmp / f"pyav_{workers}_{next(counter)}", layout="classes",
+                                     height=240, workers=workers, progress=False)  # fmt: skip
+                assert not rep.failed, rep.failed
+
+            rows.append(_bench.measure(pyav, device, name=f"extract_pyav_workers_{workers}", unit="tree",
+                                       warmup=0, repeats=args.repeats, items=n_frames, items_name="frames"))  # fmt: skip
         if shutil.which("ffmpeg"):
-            t0 = time.perf_counter()
-            for cmd in T.lineage_commands(str(tmp / "src"), str(tmp / "ffmpeg"), layout="classes", height=240):
-                Path(cmd[-1]).parent.mkdir(parents=True, exist_ok=True)
-                subprocess.run(cmd + ["-loglevel", "error"], check=True)
-            out["lineage_ffmpeg_per_video_frames_per_s"] = round(n_frames / (time.perf_counter() - t0), 1)
+            counter = iter(range(10**6))
+
+            def lineage():
+                dst = tmp / f"ffmpeg_{next(counter)}"
+                for cmd in T.lineage_commands(str(tmp / "src"), str(dst), layout="classes", height=240):
+                    Path(cmd[-1]).parent.mkdir(parents=True, exist_ok=True)
+                    subprocess.run(cmd + ["-loglevel", "error"], check=True)
+
+            rows.append(_bench.measure(lineage, device, name="extract_lineage_ffmpeg_per_video", unit="tree",
+                                       warmup=0, repeats=args.repeats, items=n_frames, items_name="frames"))  # fmt: skip
+            notes = []
         else:
-            out["lineage_ffmpeg_per_video_frames_per_s"] = None
-            out["note"] = (
+            notes = [
                 "no ffmpeg binary on this machine: the lineage's loop (one ffmpeg process per video) was not timed"
-            )
-        return out
+            ]
+        return rows, notes
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--precision", default=None, choices=("fp32", "bf16", "fp16"), help="default bf16 on CUDA")
     p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--batch-size", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=None, help="default 16 on CUDA, 2 on the CPU, 1 quick")
     p.add_argument("--classes", type=int, default=101)
-    p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--videos", type=int, default=12)
-    p.add_argument("--frames", type=int, default=48)
+    p.add_argument("--videos", type=int, default=None, help="extraction: videos (default 12, 2 quick)")
+    p.add_argument("--frames", type=int, default=None, help="extraction: frames per video (default 48, 16 quick)")
     p.add_argument("--workers", type=int, default=max(1, min(4, os.cpu_count() or 1)))
     p.add_argument("--skip-extraction", action="store_true")
     p.add_argument("--case", choices=("student", "student+teacher"), help=argparse.SUPPRESS)
-    p.add_argument("--out", type=Path)
-    args = p.parse_args()
+    _bench.add_common_args(p)
+    args = p.parse_args(argv)
+    cuda = args.device.startswith("cuda")
+    args.precision = args.precision or ("bf16" if cuda else "fp32")
+    args.batch_size = args.batch_size or (16 if cuda else 1 if args.quick else 2)
+    args.videos = args.videos or (2 if args.quick else 12)
+    args.frames = args.frames or (16 if args.quick else 48)
+    args.warmup = _bench.pick(args.warmup, args.quick, 1, 3 if cuda else 1)
+    args.repeats = _bench.pick(args.repeats, args.quick, 1, 10 if cuda else 3)
+    device = _bench.setup(args)
     if args.case:  # child process: one training case, JSON on stdout
         print(json.dumps(train_case(args, args.case == "student+teacher")))
-        return
-    import torch
-
-    result = {
-        "benchmark": "kd2d3d train step (3D ResNet-18-A, 16x112x112) and frame extraction",
-        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(0),
-        "torch": torch.__version__,
-        "precision": args.precision,
-        "channels_last_3d": args.channels_last,
-        "threads": torch.get_num_threads(),
-        "host": platform.node(),
-        "cases": {},
-    }
+        return 0
+    rows, notes = [], []
     for case in ("student", "student+teacher"):
-        cmd = [sys.executable, __file__, "--case", case] + [a for a in sys.argv[1:] if a != "--skip-extraction"]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        result["cases"][case] = json.loads(res.stdout.strip().splitlines()[-1])
-        print(case, result["cases"][case], flush=True)
+        cmd = [sys.executable, __file__, "--case", case, "--device", args.device, "--precision", args.precision,
+               "--batch-size", str(args.batch_size), "--classes", str(args.classes), "--warmup", str(args.warmup),
+               "--repeats", str(args.repeats)] + (["--channels-last"] if args.channels_last else [])  # fmt: skip
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        res = subprocess.run(cmd, capture_output=True, text=True)
+        if res.returncode != 0:
+            sys.stderr.write(res.stderr)
+            raise SystemExit(f"kd2d3d_train_step: case {case} failed (exit code {res.returncode})")
+        rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+        _bench.print_rows(rows[-1:])
+    rows[1]["metrics"]["time_over_student"] = round(rows[1]["median_s"] / rows[0]["median_s"], 3)
     if not args.skip_extraction:
-        result["extraction"] = extraction(args)
-        print("extraction", result["extraction"])
-    out = args.out or RESULTS / ("kd2d3d_train_step.json" if args.device == "cpu" else "kd2d3d_train_step_cuda.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print("wrote", out)
+        ext_rows, notes = extraction(args)
+        _bench.print_rows(ext_rows)
+        rows += ext_rows
+    config = {"model": "3D ResNet-18-A, 16x112x112 clips, 101 classes; teacher 2D ResNet-18 on every frame",
+              "precision": args.precision, "channels_last_3d": args.channels_last, "batch_size": args.batch_size,
+              "extraction": None if args.skip_extraction else {"videos": args.videos, "frames_per_video": args.frames,
+                                                               "source_wh": [320, 240], "height": 240,
+                                                               "workers": args.workers},
+              "isolation": "each training case in its own process"}  # fmt: skip
+    _bench.write_doc(args.out, benchmark="kd2d3d_train_step", script=__file__, device=device, quick=args.quick,
+                     config=config, results=rows, notes=notes)  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -13,26 +13,26 @@ and, once at TVR size, a baseline that ranks like the original ``eval_q2m`` (one
 per query row). The original's full ``cal_perf`` + ``get_gt`` take 4.3 s + 4.4 s at TVR size on
 the 2-core machine (spec section 9.3); they are Python loops over Nq x Nv and are not rerun here.
 
-Usage: ``python benchmarks/retrieval_metric.py [--repeats 7] [--threads N] [--no-baseline]``.
-Writes ``benchmarks/results/retrieval_metric.json``.
+Usage: ``python benchmarks/retrieval_metric.py [--repeats 7] [--threads N] [--no-baseline] [--quick]``
+(``--quick``: 1,000 x 200). Timing / memory method: ``_bench.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import statistics
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from videokd.metrics import prvr_ground_truth, retrieval_metrics, retrieval_ranks
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402
+
+from videokd.metrics import prvr_ground_truth, retrieval_metrics, retrieval_ranks  # noqa: E402
 
 SIZES = {"tvr_test": (10_895, 2_179), "activitynet_test": (15_753, 4_430)}
+QUICK_SIZES = {"small": (1_000, 200)}
 
 
 def make_problem(nq: int, nv: int, seed: int = 0) -> tuple[torch.Tensor, list[str], list[str]]:
@@ -46,16 +46,6 @@ def make_problem(nq: int, nv: int, seed: int = 0) -> tuple[torch.Tensor, list[st
     return scores, query_ids, video_ids
 
 
-def timed(fn, repeats: int) -> list[float]:
-    fn()  # warm-up
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 def numpy_argsort_loop_ranks(scores: np.ndarray, gt: np.ndarray) -> np.ndarray:
     """The original's ranking: per row, argsort of -score, position of the ground truth."""
     ranks = np.empty(len(gt), dtype=np.int64)
@@ -65,76 +55,51 @@ def numpy_argsort_loop_ranks(scores: np.ndarray, gt: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch intra-op threads (default 1: stable on a shared CPU; 0 = torch's default)",
-    )
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-baseline", action="store_true", help="skip the numpy argsort loop baseline")
-    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "retrieval_metric.json")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    results = {
-        "benchmark": "retrieval_metric",
-        "device": "cpu",
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "machine": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "repeats": args.repeats,
-        "original_reference_s": {"tvr_test": {"cal_perf": 4.3, "get_gt": 4.4, "source": "specs/dldkd.md section 9.3"}},
-        "sizes": {},
-    }
-    for name, (nq, nv) in SIZES.items():
+    _bench.add_common_args(parser)
+    parser.set_defaults(threads=1)
+    args = parser.parse_args(argv)
+    device = _bench.setup(args)
+    sizes = QUICK_SIZES if args.quick else SIZES
+    repeats = _bench.pick(args.repeats, args.quick, 3, 7)
+    rows = []
+    for name, (nq, nv) in sizes.items():
         scores, query_ids, video_ids = make_problem(nq, nv)
         gt_lists = prvr_ground_truth(query_ids, video_ids)
         gt = torch.tensor([g[0] for g in gt_lists])
-        t_ranks = timed(lambda: retrieval_ranks(scores, gt), args.repeats)
-        t_full = timed(lambda: retrieval_metrics(scores, query_ids, video_ids), args.repeats)
-        metrics = retrieval_metrics(scores, query_ids, video_ids)
-        entry = {
-            "n_queries": nq,
-            "n_videos": nv,
-            "score_matrix_mb": scores.numel() * 4 / 2**20,
-            "ranks_s": statistics.median(t_ranks),
-            "full_call_s": statistics.median(t_full),
-            "ranks_s_min": min(t_ranks),
-            "full_call_s_min": min(t_full),
-            "ranks_s_all": t_ranks,
-            "full_call_s_all": t_full,
-            "sumr_random_scores": metrics["sumr"],
-        }
-        if name == "tvr_test" and not args.no_baseline:
+        r = _bench.measure(lambda: retrieval_ranks(scores, gt), device, name=f"{name}_ranks", unit="call",
+                           warmup=1, repeats=repeats)  # fmt: skip
+        f = _bench.measure(lambda: retrieval_metrics(scores, query_ids, video_ids), device, name=f"{name}_full_call",
+                           unit="call", warmup=1, repeats=repeats)  # fmt: skip
+        f["metrics"].update(n_queries=nq, n_videos=nv,
+                            sumr_random_scores=round(retrieval_metrics(scores, query_ids, video_ids)["sumr"], 3))  # fmt: skip
+        rows += [r, f]
+        if name in ("tvr_test", "small") and not args.no_baseline:
             np_scores, np_gt = scores.numpy(), gt.numpy()
-            t0 = time.perf_counter()
-            ref = numpy_argsort_loop_ranks(np_scores, np_gt)
-            entry["baseline_numpy_argsort_loop_s"] = time.perf_counter() - t0
+            out = {}
+            b = _bench.measure(lambda: out.update(ref=numpy_argsort_loop_ranks(np_scores, np_gt)), device,
+                               name=f"{name}_numpy_argsort_loop_baseline", unit="call", warmup=0, repeats=1)  # fmt: skip
+            ref = out["ref"]
             # float32 rand has exact ties now and then: the argsort rank must lie within our bounds
             lo = retrieval_ranks(scores, gt).numpy()
             hi = retrieval_ranks(scores, gt, ties="pessimistic").numpy()
-            entry["baseline_rows_with_gt_ties"] = int((lo != hi).sum())
-            entry["baseline_ranks_equal_on_tie_free_rows"] = bool(np.array_equal(ref[lo == hi], lo[lo == hi]))
-            entry["baseline_ranks_within_tie_bounds"] = bool(((lo <= ref) & (ref <= hi)).all())
-        results["sizes"][name] = entry
-        print(
-            f"{name:18s} {nq:>6d} x {nv:<5d} ranks {entry['ranks_s']:.4f} s   full call {entry['full_call_s']:.4f} s"
-            + (
-                f"   numpy argsort loop {entry['baseline_numpy_argsort_loop_s']:.2f} s"
-                if "baseline_numpy_argsort_loop_s" in entry
-                else ""
+            b["metrics"].update(
+                rows_with_gt_ties=int((lo != hi).sum()),
+                ranks_equal_on_tie_free_rows=bool(np.array_equal(ref[lo == hi], lo[lo == hi])),
+                ranks_within_tie_bounds=bool(((lo <= ref) & (ref <= hi)).all()),
+                baseline_over_ranks=round(b["median_s"] / r["median_s"], 1),
             )
-        )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {args.out}")
+            rows.append(b)
+    _bench.print_rows(rows)
+    config = {"sizes": {k: {"queries": q, "videos": v} for k, (q, v) in sizes.items()}, "numpy": np.__version__,
+              "original_reference_s": {"tvr_test": {"cal_perf": 4.3, "get_gt": 4.4,
+                                                    "source": "specs/dldkd.md section 9.3"}}}  # fmt: skip
+    _bench.write_doc(args.out, benchmark="retrieval_metric", script=__file__, device=device, quick=args.quick,
+                     config=config, results=rows)  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,8 +1,9 @@
 #!/usr/bin/env python
 """TDS-CLIP train-step speed and memory at ViT-B/16 size, and its parameter / MAC counts.
 
-    python benchmarks/tdsclip_train_step.py [--device cpu|cuda] [--precision fp32|bf16]
-        [--resolution 112] [--frames 2] [--batch 2] [--steps 3] [--warmup 1] [--out FILE.json]
+    python benchmarks/tdsclip_train_step.py                   # CPU: 112 px, 2 segments, 2 videos, fp32
+    python benchmarks/tdsclip_train_step.py --device cuda     # GPU: 224 px, 8 segments, 4 videos, bf16, MFU
+    python benchmarks/tdsclip_train_step.py --quick           # smoke size (32 px)
 
 Three training set-ups of the same CLIP ViT-B/16 geometry (random weights, width 768, 12 layers,
 patch 16; side width 320; 174 classes), each in its own process so that peak memory is its own:
@@ -11,32 +12,32 @@ patch 16; side width 320; 174 classes), each in its own process so that peak mem
 * ``side_trunk_autograd`` - the original's way: frozen weights, but the trunk outside ``no_grad``;
 * ``full_finetune`` - every CLIP weight trained as well (the cost the side network avoids).
 
-Reported: clips/s (a clip = ``frames`` segments x 5 window frames, one video), seconds per step and
-peak memory (CUDA: ``max_memory_allocated``; CPU: growth of the process's peak RSS during the steps).
+Reported: clips/s (a clip = ``frames`` segments x 5 window frames, one video), median seconds per step,
+peak memory (CUDA: ``max_memory_allocated``, and per clip; CPU: the process's peak RSS and its growth
+during the steps), FLOPs of one step and, on CUDA, the model FLOP utilisation.
 Counts (on the meta device, nothing allocated): trainable / frozen parameters and forward GMACs per
 8 x 224 view (FlopCounterMode FLOPs / 2; the spec's reference is 180.6 GMAC = 140.5 trunk + 40.1 side,
 the meta count avoids the eval-mode fast path that makes a real run under the flop counter report
 about 172.5). CPU runs use a reduced resolution / frame count; the GPU stage runs 224 px x 8 frames
-in bf16. Results go to ``benchmarks/results/tdsclip_train_step_<device>.json`` unless ``--out``.
+in bf16. Timing / memory method: ``_bench.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
 
-from tdsclip.evaluate import classification_loss
-from tdsclip.model import TDSConfig, VideoCLIP
-from tdsclip.optim import build_adamw
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402
+
+from tdsclip.evaluate import classification_loss  # noqa: E402
+from tdsclip.model import TDSConfig, VideoCLIP  # noqa: E402
+from tdsclip.optim import build_adamw  # noqa: E402
 
 MODES = ("side_trunk_no_grad", "side_trunk_autograd", "full_finetune")
 
@@ -87,107 +88,87 @@ def counts() -> dict:
     }
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def run_mode(mode: str, args: argparse.Namespace) -> dict:
-    device = torch.device(args.device)
+def run_mode(mode: str, a: argparse.Namespace) -> dict:
+    device = _bench.setup(a)
     torch.manual_seed(0)
-    model = VideoCLIP(_config(args.resolution, args.frames)).to(device).train()
+    model = VideoCLIP(_config(a.resolution, a.frames)).to(device).train()
     if mode == "side_trunk_autograd":
         model.visual.trunk_no_grad = False
     elif mode == "full_finetune":
         model.visual.trunk_no_grad = False
         model.requires_grad_(True)
     opt = build_adamw(model, lr=1e-4, weight_decay=0.15)
-    b = args.batch
-    x = torch.randn(b * args.frames * 5, 3, args.resolution, args.resolution, device=device)
-    y = torch.randint(0, 174, (b,), device=device)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(args.precision)
+    x = torch.randn(a.batch * a.frames * 5, 3, a.resolution, a.resolution, device=device)
+    y = torch.randint(0, 174, (a.batch,), device=device)
 
-    def step() -> None:
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+    def fwd_bwd() -> None:
+        with _bench.autocast(device, a.precision):
             loss = classification_loss(model(x).float(), y)
         loss.backward()
+
+    def step() -> None:
+        fwd_bwd()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    for _ in range(args.warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    rss0 = _peak_rss_mb()
-    t0 = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    dt = (time.perf_counter() - t0) / args.steps
-    out = {
-        "mode": mode,
-        "s_per_step": dt,
-        "clips_per_s": b / dt,
-        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-    }
-    if device.type == "cuda":
-        out["peak_mem_mb"] = torch.cuda.max_memory_allocated() / 2**20
-    else:
-        out["peak_rss_mb"] = _peak_rss_mb()
-        out["peak_rss_growth_during_steps_mb"] = _peak_rss_mb() - rss0
-    return out
+    flops = _bench.count_flops(fwd_bwd)
+    opt.zero_grad(set_to_none=True)
+    peak = _bench.matmul_peak_tflops(device) if device.type == "cuda" else None
+    row = _bench.measure(step, device, name=mode, unit="step", warmup=a.warmup, repeats=a.repeats, items=a.batch,
+                         items_name="clips", flops=flops, peak_tflops=peak)  # fmt: skip
+    row["metrics"]["trainable_params"] = sum(q.numel() for q in model.parameters() if q.requires_grad)
+    return row
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
-    p.add_argument("--resolution", type=int, default=112)
-    p.add_argument("--frames", type=int, default=2)
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=1)
+    p.add_argument("--precision", default=None, choices=["fp32", "bf16", "fp16"], help="default bf16 on CUDA")
+    p.add_argument("--resolution", type=int, default=None, help="default 224 on CUDA, 112 on the CPU, 32 quick")
+    p.add_argument("--frames", type=int, default=None, help="segments (default 8 on CUDA, 2 on the CPU)")
+    p.add_argument("--batch", type=int, default=None, help="videos per step (default 4 on CUDA, 2 on CPU, 1 quick)")
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     p.add_argument("--mode", default=None, help=argparse.SUPPRESS)  # one mode, in a child process
-    p.add_argument("--out", default=None)
-    args = p.parse_args()
-    if args.mode:
-        print(json.dumps(run_mode(args.mode, args)))
+    _bench.add_common_args(p)
+    a = p.parse_args(argv)
+    cuda = a.device.startswith("cuda")
+    a.precision = a.precision or ("bf16" if cuda else "fp32")
+    a.resolution = a.resolution or (224 if cuda else 32 if a.quick else 112)
+    a.frames = a.frames or (8 if cuda else 2)
+    a.batch = a.batch or (4 if cuda else 1 if a.quick else 2)
+    a.warmup = _bench.pick(a.warmup, a.quick, 1, 2 if cuda else 1)
+    a.repeats = _bench.pick(a.repeats, a.quick, 1, 10 if cuda else 3)
+    if a.mode:
+        print(json.dumps(run_mode(a.mode, a)))
         return 0
-    results = []
-    for mode in args.modes:
-        cmd = [sys.executable, __file__, "--mode", mode, "--device", args.device, "--precision", args.precision]
-        for key in ("resolution", "frames", "batch", "steps", "warmup"):
-            cmd += [f"--{key}", str(getattr(args, key))]
-        r = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        results.append(json.loads(r.stdout.strip().splitlines()[-1]))
-        print(json.dumps(results[-1]), flush=True)
-    report = {
-        "benchmark": "tdsclip_train_step",
-        "geometry": "CLIP ViT-B/16 (width 768, 12 layers, patch 16), side 320, 174 classes, random weights",
-        "device": args.device,
-        "device_name": torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "precision": args.precision,
-        "resolution": args.resolution,
-        "frames": args.frames,
-        "batch_videos": args.batch,
-        "steps": args.steps,
-        "results": results,
-        "counts": counts(),
-    }
-    out = (
-        Path(args.out)
-        if args.out
-        else Path(__file__).parent / "results" / f"tdsclip_train_step_{args.device.split(':')[0]}.json"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1))
-    print(json.dumps(report["counts"], indent=1))
-    print(f"wrote {out}")
+    device = _bench.setup(a)
+    rows = []
+    for mode in a.modes:
+        cmd = [sys.executable, __file__, "--mode", mode, "--device", a.device, "--precision", a.precision]
+        for key in ("resolution", "frames", "batch", "repeats", "warmup", "threads"):
+            if getattr(a, key) is not None:
+                cmd += [f"--{key}", str(getattr(a, key))]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            sys.stderr.write(r.stderr)
+            raise SystemExit(f"tdsclip_train_step: mode {mode} failed (exit code {r.returncode})")
+        rows.append(json.loads(r.stdout.strip().splitlines()[-1]))
+        _bench.print_rows(rows[-1:])
+    by = {r["name"]: r for r in rows}
+    if "full_finetune" in by:
+        for r in rows:
+            if r["name"] != "full_finetune":
+                r["metrics"]["time_over_full_finetune"] = round(r["median_s"] / by["full_finetune"]["median_s"], 3)
+                if cuda:
+                    r["metrics"]["memory_over_full_finetune"] = round(
+                        r["peak_memory_mib"] / by["full_finetune"]["peak_memory_mib"], 3
+                    )
+    config = {"geometry": "CLIP ViT-B/16 (width 768, 12 layers, patch 16), side 320, 174 classes, random weights",
+              "precision": a.precision, "resolution": a.resolution, "frames": a.frames, "window": 5,
+              "batch_videos": a.batch, "isolation": "each mode in its own process"}  # fmt: skip
+    c = counts()
+    print(json.dumps(c, indent=1))
+    _bench.write_doc(a.out, benchmark="tdsclip_train_step", script=__file__, device=device, quick=a.quick,
+                     config=config, results=rows, counts=c)  # fmt: skip
     return 0
 
 

@@ -4,45 +4,39 @@ with the package's plain-torch ``AudioFrontEnd`` and, where torchaudio imports, 
 ``MelSpectrogram`` (Slaney mel, reflect padding) + the same log / normalisation, as a reference.
 
     python benchmarks/xkd_audio_frontend.py [--device cpu|cuda] [--clips 64] [--batch 16] [--out FILE.json]
+    python benchmarks/xkd_audio_frontend.py --quick        # 8 clips
+
+One timed call converts all ``--clips`` waveforms in batches of ``--batch`` (no_grad); the two
+implementations are timed interleaved in one process. Timing / memory method: ``_bench.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import time
+import sys
 from pathlib import Path
 
 import torch
 
-from xkd.audio import KINETICS_SOUND_STATS, AudioFrontEnd
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402
+
+from xkd.audio import KINETICS_SOUND_STATS, AudioFrontEnd  # noqa: E402
 
 
-def _time(fn, waves: torch.Tensor, batch: int, device: torch.device) -> float:
-    fn(waves[:batch])  # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        for s in range(0, len(waves), batch):
-            fn(waves[s : s + batch])
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return len(waves) / (time.perf_counter() - t0)
-
-
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--clips", type=int, default=64)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--out", default=None)
-    a = p.parse_args()
-    device = torch.device(a.device)
-    waves = (torch.rand(a.clips, 1, 64000, generator=torch.Generator().manual_seed(0)) * 2 - 1).to(device)
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clips", type=int, default=None, help="default 64 (8 quick, 256 on CUDA)")
+    p.add_argument("--batch", type=int, default=None, help="default 16 (4 quick)")
+    _bench.add_common_args(p)
+    a = p.parse_args(argv)
+    device = _bench.setup(a)
+    clips = a.clips or (8 if a.quick else 256 if device.type == "cuda" else 64)
+    batch = a.batch or (4 if a.quick else 16)
+    waves = (torch.rand(clips, 1, 64000, generator=torch.Generator().manual_seed(0)) * 2 - 1).to(device)
     front = AudioFrontEnd().to(device)
-    result = {"ours_clips_per_s": round(_time(front, waves, a.batch, device), 2), "torchaudio_clips_per_s": None}
+    impls = {"ours_AudioFrontEnd": front}
+    notes = []
     try:
         import torchaudio
 
@@ -51,39 +45,37 @@ def main() -> None:
             pad_mode="reflect",
         ).to(device)  # fmt: skip
         mean, std = KINETICS_SOUND_STATS
-
-        def ta(x):
-            return (torch.log(mel(x) + 1.1920929e-07) - mean) / std
-
-        result["torchaudio_clips_per_s"] = round(_time(ta, waves, a.batch, device), 2)
-        with torch.no_grad():
-            result["max_abs_diff_vs_torchaudio"] = float((ta(waves[:4]) - front(waves[:4])).abs().max())
+        impls["torchaudio_MelSpectrogram"] = lambda x: (torch.log(mel(x) + 1.1920929e-07) - mean) / std
     except ImportError as err:
-        result["torchaudio"] = f"not importable ({err})"
-    record = {
-        "benchmark": "xkd_audio_frontend",
-        "shape": [1, 80, 448],
-        "clips": a.clips,
-        "batch": a.batch,
-        "machine": {
-            "platform": platform.platform(),
-            "torch": torch.__version__,
-            "threads": torch.get_num_threads(),
-            "device": str(device),
-        },
-        "results": result,
-    }
-    out = (
-        Path(a.out)
-        if a.out
-        else Path(__file__).parent
-        / "results"
-        / ("xkd_audio_frontend_cuda.json" if device.type == "cuda" else "xkd_audio_frontend.json")
+        notes.append(f"torchaudio not importable ({err}): only ours timed")
+
+    def loop(fn):
+        def run() -> None:
+            with torch.no_grad():
+                for s in range(0, clips, batch):
+                    fn(waves[s : s + batch])
+
+        return run
+
+    rows = _bench.measure_interleaved(
+        {k: loop(fn) for k, fn in impls.items()},
+        device,
+        unit=f"{clips} clips",
+        warmup=_bench.pick(a.warmup, a.quick, 1, 1),
+        repeats=_bench.pick(a.repeats, a.quick, 2, 5),
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2))
-    print(json.dumps(result), f"-> {out}")
+    for r in rows:
+        _bench.add_rates(r, items=clips, items_name="clips")
+    if len(impls) == 2:
+        with torch.no_grad():
+            diff = (impls["torchaudio_MelSpectrogram"](waves[:4]) - front(waves[:4])).abs().max()
+        rows[0]["metrics"]["max_abs_diff_vs_torchaudio"] = float(diff)
+    _bench.print_rows(rows)
+    config = {"shape": [1, 80, 448], "clips": clips, "batch": batch, "waveform": "4 s, 16 kHz, uniform noise"}
+    _bench.write_doc(a.out, benchmark="xkd_audio_frontend", script=__file__, device=device, quick=a.quick,
+                     config=config, results=rows, notes=notes)  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

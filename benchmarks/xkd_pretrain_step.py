@@ -3,29 +3,29 @@
 decoders, 8192-way heads; video 32x112x112 + 3/8 local views of 8x96x96, audio 80x448 + 80x112).
 
     python benchmarks/xkd_pretrain_step.py [--device cpu|cuda] [--precision fp32|bf16|fp16] [--batch 2]
-                                           [--steps 3] [--warmup 1] [--variants XKD XKD_MAS XKD_MATS]
+                                           [--repeats 3] [--warmup 1] [--variants XKD XKD_MAS XKD_MATS]
                                            [--size base|micro] [--out FILE.json]
+    python benchmarks/xkd_pretrain_step.py --quick     # micro size
 
 One step = forward (MAE recon + teachers + refine + students + MMD + DINO) + backward + per-tensor
 student clipping + AdamW + EMA, exactly as the runner's Trainer hooks do (``xkd.optim.train_step``;
-autocast when bf16/fp16). Peak memory: process max RSS on the CPU, ``torch.cuda.max_memory_allocated``
-on a GPU. Results go to ``benchmarks/results/xkd_pretrain_step[_cuda].json`` unless ``--out`` says otherwise.
+autocast when bf16/fp16). FLOPs of one step by FlopCounterMode; on CUDA the model FLOP utilisation
+over the measured bf16 matmul peak. Timing / memory method: ``_bench.py``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import resource
-import time
+import sys
 from pathlib import Path
 
 import torch
 
-from xkd.model import build_model
-from xkd.optim import build_xkd_optimizer, train_step
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _bench  # noqa: E402
+
+from xkd.model import build_model  # noqa: E402
+from xkd.optim import build_xkd_optimizer, train_step  # noqa: E402
 
 SIZES = {
     # the yaml's geometry; micro is the package's CPU test size
@@ -40,7 +40,7 @@ FWD = dict(
 )  # fmt: skip
 
 
-def bench(variant: str, size: str, batch: int, steps: int, warmup: int, device: torch.device, precision: str) -> dict:
+def bench(variant: str, size: str, batch: int, warmup: int, repeats: int, device: torch.device, precision: str) -> dict:
     s = SIZES[size]
     torch.manual_seed(0)
     kwargs = dict(
@@ -60,15 +60,9 @@ def bench(variant: str, size: str, batch: int, steps: int, warmup: int, device: 
             torch.randn(batch, 1, 80, s["local_spec"], device=device),
         ],
     }
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
-    times, cpu_times = [], []
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    for i in range(warmup + steps):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        t0, c0 = time.perf_counter(), time.process_time()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+
+    def step() -> None:
+        with _bench.autocast(device, precision):
             out = train_step(
                 model,
                 opt,
@@ -80,67 +74,44 @@ def bench(variant: str, size: str, batch: int, steps: int, warmup: int, device: 
                 aud_ema=0.997,
                 clip_grad=0.3,
             )
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-            cpu_times.append(time.process_time() - c0)
         assert torch.isfinite(out["loss"]), out["loss"]
-    peak = (
-        torch.cuda.max_memory_allocated(device) / 2**30
-        if device.type == "cuda"
-        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+    flops = _bench.count_flops(step)  # one real step (it also updates the weights: a warm-up step)
+    peak = _bench.matmul_peak_tflops(device) if device.type == "cuda" else None
+    row = _bench.measure(step, device, name=f"{variant}_{size}_{precision}", unit="step", warmup=warmup,
+                         repeats=repeats, items=batch, items_name="clips", flops=flops, peak_tflops=peak)  # fmt: skip
+    row["metrics"].update(
+        trainable_params_M=round(sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, 2),
+        total_params_M=round(sum(p.numel() for p in {id(p): p for p in model.parameters()}.values()) / 1e6, 2),
     )
-    return {
-        "variant": variant,
-        "size": size,
-        "batch": batch,
-        "precision": precision,
-        "trainable_params_M": round(sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6, 2),
-        "total_params_M": round(sum(p.numel() for p in {id(p): p for p in model.parameters()}.values()) / 1e6, 2),
-        "step_s_median": round(sorted(times)[len(times) // 2], 4),
-        "step_s_all": [round(t, 4) for t in times],
-        "process_cpu_s_per_step": [round(t, 2) for t in cpu_times],  # CPU-seconds: robust to a busy machine
-        "load_average_1min": round(os.getloadavg()[0], 2),
-        "peak_memory_GiB": round(peak, 3),
-        "peak_memory_kind": "cuda max_memory_allocated" if device.type == "cuda" else "process max RSS",
-    }
+    return row
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
-    p.add_argument("--batch", type=int, default=2)
-    p.add_argument("--steps", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--size", default="base", choices=sorted(SIZES))
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--precision", default=None, choices=("fp32", "bf16", "fp16"), help="default bf16 on CUDA")
+    p.add_argument("--batch", type=int, default=None, help="default 8 on CUDA, 2 on the CPU")
+    p.add_argument("--size", default=None, choices=sorted(SIZES), help="default base (micro with --quick)")
     p.add_argument("--variants", nargs="+", default=["XKD"])
-    p.add_argument("--out", default=None)
-    a = p.parse_args()
-    device = torch.device(a.device)
-    results = [bench(v, a.size, a.batch, a.steps, a.warmup, device, a.precision) for v in a.variants]
-    record = {
-        "benchmark": "xkd_pretrain_step",
-        "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": torch.get_num_threads(),
-                    "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"},
-        "results": results,
-    }  # fmt: skip
-    out = (
-        Path(a.out)
-        if a.out
-        else Path(__file__).parent
-        / "results"
-        / ("xkd_pretrain_step_cuda.json" if device.type == "cuda" else "xkd_pretrain_step.json")
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2))
-    for r in results:
-        print(
-            f"{r['variant']} {r['size']} batch {r['batch']} {r['precision']}: {r['step_s_median']} s/step, peak {r['peak_memory_GiB']} GiB"
-        )
-    print(f"-> {out}")
+    _bench.add_common_args(p)
+    a = p.parse_args(argv)
+    device = _bench.setup(a)
+    cuda = device.type == "cuda"
+    size = a.size or ("micro" if a.quick else "base")
+    precision = a.precision or ("bf16" if cuda else "fp32")
+    batch = a.batch or (8 if cuda else 2)
+    warmup = _bench.pick(a.warmup, a.quick, 1, 2 if cuda else 1)
+    repeats = _bench.pick(a.repeats, a.quick, 2, 10 if cuda else 3)
+    rows = []
+    for v in a.variants:
+        rows.append(bench(v, size, batch, warmup, repeats, device, precision))
+        _bench.print_rows(rows[-1:])
+    config = {"size": size, "geometry": SIZES[size], "batch": batch, "precision": precision, "variants": a.variants,
+              "step": "xkd.optim.train_step: forward, backward, student clipping, AdamW, EMA"}  # fmt: skip
+    _bench.write_doc(a.out, benchmark="xkd_pretrain_step", script=__file__, device=device, quick=a.quick,
+                     config=config, results=rows)  # fmt: skip
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

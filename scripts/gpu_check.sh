@@ -100,13 +100,20 @@ gpu_stage_demo() {
   return $rc
 }
 
+# benchmarks/run.py with this run's device: on CUDA the full-size bf16 rows (MFU, peak memory);
+# in the CPU dry run (GPU_CHECK_DEVICE=cpu) the --quick sizes. Every stage writes its JSON, run.json
+# and logs into $OUT_DIR/bench/<stage>/ and rewrites $OUT_DIR/bench/RESULTS.md from all of them.
+bench_run() {
+  local stage="$1"; shift
+  local size=(--quick)
+  [ "$DEVICE" = cuda ] && size=()
+  "$PY" "$REPO_ROOT/benchmarks/run.py" --device "$DEVICE" "${size[@]}" --results "$OUT_DIR/bench/$stage" \
+    --report-root "$OUT_DIR/bench" --report "$OUT_DIR/bench/RESULTS.md" --only "$@"
+}
+
 gpu_stage_bench() {
-  if [ "$DEVICE" = cuda ]; then
-    "$PY" "$REPO_ROOT/benchmarks/dldkd_eval.py" --device cuda --sizes tvr activitynet --train-step \
-      --precisions fp32 bf16 --out "$OUT_DIR/dldkd_eval_cuda.json"
-  else
-    "$PY" "$REPO_ROOT/benchmarks/dldkd_eval.py" --device cpu --sizes charades --out "$OUT_DIR/dldkd_eval_cpu.json"
-  fi
+  # the CLIP image tower (bf16 MFU) and DL-DKD: full evaluation at TVR / ActivityNet size, training step fp32 + bf16
+  bench_run bench clip_encoder dldkd_eval
 }
 
 known=(tests demo bench)

@@ -1,9 +1,6 @@
-# kd2d3d GPU stage (sourced by scripts/gpu_check.sh, which provides $PY and $OUT_DIR): a short bf16
-# CUDA run of the distillation train step (3D ResNet-18 student, 2D ResNet-18 teacher, 16x112x112
-# clips, channels_last_3d) through the benchmark script; JSON into $OUT_DIR.
+# kd2d3d GPU stage (sourced by scripts/gpu_check.sh, which provides bench_run, $PY and $OUT_DIR): the
+# distillation train step (3D ResNet-18 student, 2D ResNet-18 teacher, 16x112x112 clips, bf16,
+# channels_last_3d, batch 16) through benchmarks/run.py; JSON into $OUT_DIR/bench/kd2d3d/.
 gpu_stage_kd2d3d() {
-  local repo
-  repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-  "$PY" "$repo/benchmarks/kd2d3d_train_step.py" --device cuda --precision bf16 --channels-last \
-    --batch-size 8 --steps 10 --warmup 3 --skip-extraction --out "$OUT_DIR/kd2d3d_gpu.json"
+  bench_run kd2d3d kd2d3d_train_step
 }

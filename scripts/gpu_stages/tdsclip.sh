@@ -1,8 +1,7 @@
-# Sourced by the GPU check (provides $PY and $OUT_DIR): a short bf16 CUDA run of the TDS-CLIP train
-# step at ViT-B/16 size (random weights, 224 px, 8 frames), frozen trunk under no_grad vs not and
-# full fine-tuning; writes $OUT_DIR/tdsclip_gpu.json.
+# TDS-CLIP GPU stage (sourced by scripts/gpu_check.sh, which provides bench_run, $PY and $OUT_DIR): the
+# train step at ViT-B/16, 8x224, 4 videos, bf16 - side network with the frozen trunk under no_grad, without
+# it, and full fine-tuning of the same CLIP (each in its own process): clips/s, MFU, peak memory per clip;
+# JSON into $OUT_DIR/bench/tdsclip/.
 gpu_stage_tdsclip() {
-  local repo="${REPO_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
-  "$PY" "$repo/benchmarks/tdsclip_train_step.py" --device cuda --precision bf16 \
-    --batch 4 --frames 8 --resolution 224 --steps 5 --warmup 2 --out "$OUT_DIR/tdsclip_gpu.json"
+  bench_run tdsclip tdsclip_train_step
 }

@@ -1,0 +1,158 @@
+"""benchmarks/run.py and benchmarks/_bench.py: the runner, the result schema, RESULTS.md, the side-by-side hints.
+
+No timing is asserted (timing lives in benchmarks/): these tests check that one tiny benchmark runs
+through the runner and writes a valid document, that a failing or hanging benchmark is reported while
+the others still run, and that the side-by-side scripts without ``--upstream`` say what to clone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BENCH = REPO / "benchmarks"
+RUN = BENCH / "run.py"
+
+pytestmark = pytest.mark.skipif(not RUN.is_file(), reason="benchmarks/ is not part of this checkout")
+
+
+def _bench_module():
+    sys.path.insert(0, str(BENCH))
+    try:
+        import _bench
+
+        return _bench
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def _run(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, *map(str, args)], capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_quick_run_of_one_benchmark_writes_a_valid_document_and_the_report(tmp_path):
+    res, report = tmp_path / "res", tmp_path / "RESULTS.md"
+    r = _run(RUN, "--quick", "--only", "retrieval_metric", "--threads", "1", "--results", res, "--report", report)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads((res / "retrieval_metric.json").read_text())
+    assert _bench_module().validate(doc) == []
+    assert doc["quick"] is True and doc["device"] == "cpu" and doc["machine"]["threads"] == 1
+    names = [row["name"] for row in doc["results"]]
+    assert "small_ranks" in names and "small_full_call" in names
+    for row in doc["results"]:
+        assert row["median_s"] > 0 and len(row["runs_s"]) == row["repeats"]
+        assert row["peak_memory_kind"].startswith("cpu process peak RSS")
+    run = json.loads((res / "run.json").read_text())
+    assert [(e["name"], e["status"]) for e in run["benchmarks"]] == [("retrieval_metric", "ok")]
+    text = report.read_text()
+    assert "`retrieval_metric` (cpu, quick)" in text and "| small_ranks |" in text
+    assert "| `retrieval_metric` | ok |" in text
+    # --report-only rebuilds the same tables from the JSON alone
+    report.unlink()
+    r = _run(RUN, "--report-only", "--quick", "--results", res, "--report", report)
+    assert r.returncode == 0, r.stderr
+    assert "| small_ranks |" in report.read_text()
+
+
+FAKE_OK = """
+import argparse, sys
+sys.path.insert(0, {bench!r})
+import _bench
+p = argparse.ArgumentParser()
+_bench.add_common_args(p)
+a = p.parse_args()
+device = _bench.setup(a)
+row = _bench.measure(lambda: sum(range(1000)), device, name="tiny_sum", unit="call", warmup=1, repeats=3)
+_bench.write_doc(a.out, benchmark="b_ok", script=__file__, device=device, quick=a.quick, config={{}}, results=[row])
+"""
+FAKE_FAIL = "import sys\nprint('boom: something broke')\nsys.exit(3)\n"
+FAKE_BAD_DOC = """
+import argparse, json
+p = argparse.ArgumentParser()
+p.add_argument('--out'); p.add_argument('--device'); p.add_argument('--quick', action='store_true')
+p.add_argument('--threads')
+a = p.parse_args()
+open(a.out, 'w').write(json.dumps({'schema': 'something else', 'results': []}))
+"""
+FAKE_HANG = "import time\ntime.sleep(60)\n"
+
+
+def test_a_failing_or_hanging_benchmark_is_reported_and_the_others_still_run(tmp_path):
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "a_fails.py").write_text(FAKE_FAIL)
+    (bench / "b_ok.py").write_text(textwrap.dedent(FAKE_OK.format(bench=str(BENCH))))
+    (bench / "c_bad_doc.py").write_text(FAKE_BAD_DOC)
+    (bench / "_helper.py").write_text("raise SystemExit('a helper module is not a benchmark')\n")
+    res, report = tmp_path / "res", tmp_path / "R.md"
+    r = _run(RUN, "--bench-dir", bench, "--results", res, "--report", report, "--quick")
+    assert r.returncode == 1, r.stdout + r.stderr
+    run = json.loads((res / "run.json").read_text())
+    status = {e["name"]: e for e in run["benchmarks"]}
+    assert list(status) == ["a_fails", "b_ok", "c_bad_doc"]
+    assert status["a_fails"]["status"] == "failed" and status["a_fails"]["returncode"] == 3
+    assert "boom: something broke" in status["a_fails"]["error"]
+    assert status["b_ok"]["status"] == "ok" and (res / "b_ok.json").is_file()
+    assert status["c_bad_doc"]["status"] == "failed" and "schema" in status["c_bad_doc"]["error"]
+    assert not (res / "c_bad_doc.json").exists()  # an invalid document is not kept
+    assert run["summary"] == "1 ok, 2 failed"
+    assert (res / "logs" / "a_fails.log").read_text().count("boom") == 1
+    text = report.read_text()
+    assert "| `a_fails` | failed |" in text and "| tiny_sum |" in text
+    # a failed rerun keeps the previous good result
+    before = (res / "b_ok.json").read_text()
+    (bench / "b_ok.py").write_text(FAKE_FAIL)
+    assert _run(RUN, "--bench-dir", bench, "--results", res, "--no-report", "--only", "b_ok").returncode == 1
+    assert (res / "b_ok.json").read_text() == before
+
+
+def test_a_benchmark_past_its_timeout_is_killed_and_reported(tmp_path):
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    (bench / "d_hangs.py").write_text(FAKE_HANG)
+    res = tmp_path / "res"
+    r = _run(RUN, "--bench-dir", bench, "--results", res, "--no-report", "--timeout", "2")
+    assert r.returncode == 1, r.stdout + r.stderr
+    (entry,) = json.loads((res / "run.json").read_text())["benchmarks"]
+    assert entry["status"] == "timeout" and entry["returncode"] is None and entry["seconds"] < 30
+
+
+def test_unknown_benchmark_name_is_a_usage_error(tmp_path):
+    r = _run(RUN, "--only", "no_such_bench", "--results", tmp_path / "res", "--no-report")
+    assert r.returncode == 2 and "unknown benchmark" in r.stderr and "retrieval_metric" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["dldkd", "kd2d3d", "tdsclip", "kiclip", "xkd"])
+def test_side_by_side_without_upstream_says_what_to_clone_and_exits_0(name, tmp_path):
+    r = _run(BENCH / "upstream" / f"{name}_vs_upstream.py", "--out", tmp_path / "x.json")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"git clone (-b \S+ )?https://github\.com/", r.stdout) and "--upstream" in r.stdout
+    assert not (tmp_path / "x.json").exists()
+
+
+def test_side_by_side_with_a_wrong_checkout_names_it_and_exits_2(tmp_path):
+    r = _run(BENCH / "upstream" / "dldkd_vs_upstream.py", "--upstream", tmp_path)
+    assert r.returncode == 2 and str(tmp_path) in r.stderr and "not a DL-DKD checkout" in r.stderr
+
+
+def test_validate_rejects_documents_that_break_the_schema():
+    b = _bench_module()
+    row = {"name": "x", "unit": "call", "median_s": 2.0, "runs_s": [1.0, 2.0, 9.0], "repeats": 3,
+           "peak_memory_mib": None, "peak_memory_kind": "cpu", "metrics": {}}  # fmt: skip
+    doc = {"schema": b.SCHEMA, "benchmark": "x", "script": "s", "created": "t", "device": "cpu", "quick": True,
+           "torch": "2", "machine": {}, "config": {}, "results": [row]}  # fmt: skip
+    assert b.validate(doc) == []
+    assert any("median" in p for p in b.validate({**doc, "results": [{**row, "median_s": 1.0}]}))
+    assert any(
+        "'metrics'" in p for p in b.validate({**doc, "results": [{k: v for k, v in row.items() if k != "metrics"}]})
+    )
+    assert any("'machine'" in p for p in b.validate({k: v for k, v in doc.items() if k != "machine"}))
