@@ -95,7 +95,12 @@ gpu_stage_demo() {
     [ -f "$f" ] || continue
     # shellcheck source=/dev/null
     source "$f"
-    ( set -e; "stage_$s" ) || rc=1
+    # not `( ... ) || rc=1`: bash ignores set -e inside a subshell on the left of ||
+    local st=0
+    set +e
+    ( set -e; "stage_$s" )
+    st=$?
+    [ "$st" -eq 0 ] || rc=1
   done
   return $rc
 }
