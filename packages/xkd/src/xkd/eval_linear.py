@@ -116,8 +116,8 @@ class ProbeClips(Dataset):
         self.samples, self.cfg, self.modality, self.train, self.seed = list(samples), cfg, modality, train, seed
         section = cfg.dataset.train if train else cfg.dataset.test
         self.n_clips = 1 if train else int(section.clips_per_video)
-        self.vid_aug = dict(section.get("vid_aug_kwargs", {}))
-        self.aud_aug = dict(section.get("aud_aug_kwargs", {}))
+        self.vid_aug = dict(section.get("vid_aug_kwargs", {}) or {})
+        self.aud_aug = dict(section.get("aud_aug_kwargs", {}) or {})
         if modality == "audio":
             self.front = AudioFrontEnd.from_dataset_cfg(cfg.dataset)
             self.patch_time = int(cfg.model.backbone.patch_spatial[1])

@@ -48,7 +48,6 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
 import videokd.cli
 from videokd.config import ConfigError, load_config
@@ -65,11 +64,11 @@ from videokd.errors import UserError
 from videokd.losses import label_smoothing_cross_entropy, soft_target_cross_entropy
 from videokd.metrics.ap import mean_average_precision, mean_roc_auc
 
-from .audio import AudioFrontEnd, local_resize_crop, mask_along_axis, time_warp, volume_jitter
+from .audio import local_resize_crop, mask_along_axis, time_warp, volume_jitter
 from .backbones import build_eval_backbone, load_state_strict
 from .checkpoint import load_backbone_file
 from .data import DataError, clip_frame_indices, esc50_split, hmdb51_split, kinetics_split, ucf101_split
-from .eval_linear import Classifier, fsd50k_split
+from .eval_linear import Classifier, ProbeClips, fsd50k_split
 from .pretrain import PACKAGE_ROOT, REPO_ROOT, _device_precision, resolve_config_path
 from .schedules import cosine_from_cfg
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, randaug3crop_eval
@@ -249,16 +248,13 @@ def parse_rand_augment(spec: str) -> dict[str, float]:
     return out
 
 
-class FinetuneClips(Dataset):
+class FinetuneClips(ProbeClips):
     """Training: ``ds[i]`` -> ``(clip, target)``, one random augmented clip; test: ``(views, target)``
-    with every clip (and crop) of the file stacked."""
+    with every clip (and crop) of the file stacked. The sample list, clip starts and audio front end are
+    the linear probe's; fine-tuning adds RandAugment and its own augmentations."""
 
     def __init__(self, samples, cfg, *, modality: str, train: bool, seed: int = 0) -> None:
-        self.samples, self.cfg, self.modality, self.train, self.seed = list(samples), cfg, modality, train, seed
-        section = cfg.dataset.train if train else cfg.dataset.test
-        self.n_clips = 1 if train else int(section.clips_per_video)
-        self.vid_aug = dict(section.get("vid_aug_kwargs", {}) or {})
-        self.aud_aug = dict(section.get("aud_aug_kwargs", {}) or {})
+        super().__init__(samples, cfg, modality=modality, train=train, seed=seed)
         self.randaug = None
         if modality == "video" and train and self.vid_aug.get("auto_augment"):
             self.randaug = TF.VideoRandAugment(
@@ -267,21 +263,6 @@ class FinetuneClips(Dataset):
                     for k, v in parse_rand_augment(self.vid_aug["auto_augment"]).items()
                 }
             )
-        if modality == "audio":
-            self.front = AudioFrontEnd.from_dataset_cfg(cfg.dataset)
-            self.patch_time = int(cfg.model.backbone.patch_spatial[1])
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def sample_path(self, index: int) -> str:
-        return str(self.samples[index][0])
-
-    def _starts(self, total: float, window: float, rng: random.Random) -> list[float]:
-        room = max(total - window, 0.0)
-        if self.train:
-            return [rng.uniform(0.0, room)]
-        return [float(s) for s in np.linspace(0.0, room, self.n_clips)]
 
     def _train_video(self, frames: torch.Tensor, rng: random.Random) -> torch.Tensor:
         a, crop = self.vid_aug, int(self.cfg.dataset.crop_size)
