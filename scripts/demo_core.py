@@ -62,7 +62,7 @@ class VideoClassifier(torch.nn.Module):
         super().__init__()
         self.visual = model.visual
         self.register_buffer("text_features", F.normalize(text_features, dim=-1))
-        self.logit_scale = float(model.logit_scale.exp())
+        self.logit_scale = model.logit_scale.detach().exp().item()
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:  # (B, T, 3, S, S) -> (B, classes)
         b, t = frames.shape[:2]
