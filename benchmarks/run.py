@@ -13,9 +13,10 @@ Each benchmark runs as ``python <script> --device D [--quick] [--threads N] --ou
 in a subprocess of its own (so its peak memory is its own), with ``--timeout`` seconds; a failure or a
 timeout is recorded and the next benchmark runs. A benchmark's JSON is replaced only when it
 succeeds. ``<results>/run.json`` lists every benchmark's status, exit code, time and log file
-(``<results>/logs/<name>.log``). Results go to ``benchmarks/results/<quick|cpu|cuda>/`` by default;
-RESULTS.md is generated from every result document under ``benchmarks/results/`` (older hand-run
-files in the previous format are listed by name only). Exit code 1 when a benchmark failed or timed out.
+(``<results>/logs/<name>.log``); after a partial run (``--only``, ``--skip``) it keeps the earlier
+entries of the benchmarks left out, marked with the run they came from. Results go to ``benchmarks/results/<quick|cpu|cuda>/`` by default;
+RESULTS.md is generated from every result document under ``benchmarks/results/`` (other JSON
+files there are listed by name only). Exit code 1 when a benchmark failed or timed out.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR))
-import _bench  # noqa: E402
+try:
+    import _bench  # noqa: E402
+except ModuleNotFoundError as _exc:  # no torch here: --help still answers, a run says which Python to use
+    _bench, _IMPORT_ERROR = None, _exc
 
 # the checkout folder each side-by-side script expects under --upstream-root (see upstream/README.md)
 UPSTREAM_DIRS = {
@@ -86,7 +90,9 @@ def run_one(name: str, script: Path, args: argparse.Namespace, results: Path, ex
     if args.threads:
         env["OMP_NUM_THREADS"] = str(args.threads)
     log = logs / f"{name}.log"
-    entry = {"name": name, "script": _rel(script), "command": shlex.join(cmd[1:]), "log": str(log.relative_to(results))}
+    final = results / f"{name}.json"
+    shown = ["python", _rel(script)] + [_rel(final) if c == str(out_tmp) else c for c in cmd[2:]]  # repo-relative
+    entry = {"name": name, "script": _rel(script), "command": shlex.join(shown), "log": str(log.relative_to(results))}
     t0 = time.perf_counter()
     with open(log, "w") as fh:
         fh.write(f"$ {shlex.join(cmd)}\n")
@@ -100,7 +106,6 @@ def run_one(name: str, script: Path, args: argparse.Namespace, results: Path, ex
             rc = None
     entry["seconds"] = round(time.perf_counter() - t0, 1)
     entry["returncode"] = rc
-    final = results / f"{name}.json"
     if rc is None:
         entry["status"] = STATUS_TIMEOUT
         entry["error"] = f"killed after the {args.timeout} s timeout"
@@ -228,18 +233,45 @@ def write_report(root: Path, path: Path) -> Path:
                 "| benchmark | status | seconds | note |",
                 "|---|---|---|---|",
             ]  # fmt: skip
+            earlier: dict[str, str] = {}
             for e in run["benchmarks"]:
-                note = (e.get("error") or "").replace("|", "/")[:300]
+                note = (e.get("error") or "")[:300]
+                if e.get("from_run"):
+                    src = e["from_run"]
+                    earlier[str(src.get("created"))] = str(src.get("command"))
+                    note = f"from the earlier run of {src.get('created')} {note}".strip()
+                note = note.replace("|", "/")
                 out.append(f"| `{e['name']}` | {e['status']} | {e['seconds']} | {note} |")
             out.append("")
+            out += [f"Earlier run of {created}: `{command}`." for created, command in earlier.items()]
+            out += [""] if earlier else []
         for f, doc in docs.get(folder, []):
             out += _doc_section(doc, f, root)
     if legacy:
-        out += ["## Older hand-run results (previous format, summarised in README.md)", ""]
+        out += ["## Other JSON files (not in the result schema)", ""]
         out += [f"- `{_relto(f, root)}`" for f in legacy] + [""]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(out).rstrip() + "\n")
     return path
+
+
+def carried_entries(run_file: Path, ran: set[str], known: set[str]) -> list[dict]:
+    """The entries of the folder's previous run.json for benchmarks this run left out (``--only`` /
+    ``--skip``), each marked with the run it came from, so run.json keeps describing every result
+    document in the folder. Benchmarks whose script no longer exists are dropped."""
+    try:
+        prev = json.loads(run_file.read_text())
+    except (OSError, ValueError):
+        return []
+    if not isinstance(prev, dict) or prev.get("kind") != "videokd-bench-run":
+        return []
+    kept = []
+    for e in prev.get("benchmarks") or []:
+        if not isinstance(e, dict) or e.get("name") in ran or e.get("name") not in known:
+            continue
+        kept.append({**e, "from_run": e.get("from_run") or {"created": prev.get("created"),
+                                                             "command": prev.get("command")}})  # fmt: skip
+    return kept
 
 
 # ----------------------------------------------------------------------------------------- main
@@ -252,7 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch threads and OMP_NUM_THREADS for every script")
     p.add_argument("--timeout", type=float, default=None, help="seconds per benchmark (default 900; 3600 full size)")
     p.add_argument("--results", type=Path, default=None, help="folder (default benchmarks/results/<quick|cpu|cuda>)")
-    p.add_argument("--report", type=Path, default=BENCH_DIR / "RESULTS.md", help="RESULTS.md to write")
+    p.add_argument("--report", type=Path, default=None,
+                   help="RESULTS.md to write (default benchmarks/RESULTS.md; <results>/RESULTS.md for a --results "
+                   "folder outside benchmarks/results/)")  # fmt: skip
     p.add_argument("--no-report", action="store_true", help="do not write RESULTS.md")
     p.add_argument("--report-root", type=Path, default=None,
                    help="folder whose result documents RESULTS.md shows (default benchmarks/results/, or --results)")  # fmt: skip
@@ -265,11 +299,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--bench-dir", type=Path, default=BENCH_DIR, help=argparse.SUPPRESS)  # tests
     p.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     a = p.parse_args(argv)
+    if _bench is None:
+        print(f"benchmarks/run.py: {_IMPORT_ERROR}. Run it with the project's Python: bash scripts/setup.sh, "
+              "then .venv/bin/python benchmarks/run.py", file=sys.stderr)  # fmt: skip
+        return 2
     import torch
 
     kind = "quick" if a.quick else torch.device(a.device).type
     results = (a.results or BENCH_DIR / "results" / kind).resolve()
     root = a.report_root.resolve() if a.report_root else report_root(results)
+    if a.report is None:  # never overwrite the committed report with an outside folder's results
+        default_root = (BENCH_DIR / "results").resolve()
+        a.report = BENCH_DIR / "RESULTS.md" if root == default_root else root / "RESULTS.md"
     if a.report_only:
         print(f"wrote {write_report(root, a.report)}")
         return 0
@@ -309,6 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     counts = {
         s: sum(e["status"] == s for e in entries) for s in (STATUS_OK, STATUS_SKIPPED, STATUS_FAILED, STATUS_TIMEOUT)
     }
+    kept = carried_entries(results / "run.json", ran=set(names), known=set(scripts))
     run = {
         "kind": "videokd-bench-run",
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -317,8 +359,9 @@ def main(argv: list[str] | None = None) -> int:
         "quick": a.quick,
         "machine": _bench.machine_info("cpu"),
         "note": a.note,
-        "summary": ", ".join(f"{v} {k}" for k, v in counts.items() if v),
-        "benchmarks": entries,
+        "summary": ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+        + (f"; {len(kept)} kept from earlier runs" if kept else ""),
+        "benchmarks": sorted(entries + kept, key=lambda e: list(scripts).index(e["name"])),
     }
     (results / "run.json").write_text(json.dumps(run, indent=1) + "\n")
     print(f"[run] {run['summary']}; wrote {results / 'run.json'}")

@@ -111,8 +111,19 @@ def test_a_failing_or_hanging_benchmark_is_reported_and_the_others_still_run(tmp
     # a failed rerun keeps the previous good result
     before = (res / "b_ok.json").read_text()
     (bench / "b_ok.py").write_text(FAKE_FAIL)
-    assert _run(RUN, "--bench-dir", bench, "--results", res, "--no-report", "--only", "b_ok").returncode == 1
+    assert _run(RUN, "--bench-dir", bench, "--results", res, "--report", report, "--only", "b_ok").returncode == 1
     assert (res / "b_ok.json").read_text() == before
+    # the partial rerun's run.json keeps the left-out benchmarks' entries, marked with their run
+    rerun = json.loads((res / "run.json").read_text())
+    status = {e["name"]: e for e in rerun["benchmarks"]}
+    assert list(status) == ["a_fails", "b_ok", "c_bad_doc"]
+    assert status["b_ok"]["status"] == "failed" and "from_run" not in status["b_ok"]
+    assert status["a_fails"]["from_run"]["created"] == run["created"]
+    assert "--quick" in status["c_bad_doc"]["from_run"]["command"]
+    assert rerun["summary"] == "1 failed; 2 kept from earlier runs"
+    text = report.read_text()
+    assert f"| `a_fails` | failed | {status['a_fails']['seconds']} | from the earlier run of {run['created']}" in text
+    assert text.count(f"Earlier run of {run['created']}: `python benchmarks/run.py ") == 1  # named once
 
 
 def test_a_benchmark_past_its_timeout_is_killed_and_reported(tmp_path):
@@ -120,10 +131,14 @@ def test_a_benchmark_past_its_timeout_is_killed_and_reported(tmp_path):
     bench.mkdir()
     (bench / "d_hangs.py").write_text(FAKE_HANG)
     res = tmp_path / "res"
-    r = _run(RUN, "--bench-dir", bench, "--results", res, "--no-report", "--timeout", "2")
+    committed = (BENCH / "RESULTS.md").read_bytes()
+    r = _run(RUN, "--bench-dir", bench, "--results", res, "--timeout", "2")
     assert r.returncode == 1, r.stdout + r.stderr
     (entry,) = json.loads((res / "run.json").read_text())["benchmarks"]
     assert entry["status"] == "timeout" and entry["returncode"] is None and entry["seconds"] < 30
+    # a --results folder outside benchmarks/results/ gets its own report; the committed one is untouched
+    assert "| `d_hangs` | timeout |" in (res / "RESULTS.md").read_text()
+    assert (BENCH / "RESULTS.md").read_bytes() == committed
 
 
 def test_unknown_benchmark_name_is_a_usage_error(tmp_path):
@@ -156,3 +171,15 @@ def test_validate_rejects_documents_that_break_the_schema():
         "'metrics'" in p for p in b.validate({**doc, "results": [{k: v for k, v in row.items() if k != "metrics"}]})
     )
     assert any("'machine'" in p for p in b.validate({k: v for k, v in doc.items() if k != "machine"}))
+
+
+def test_runner_without_torch_answers_help_and_says_which_python_to_use(tmp_path):
+    fake = tmp_path / "torch"  # shadows the real torch: as if run with a Python that lacks it
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'torch'\", name='torch')\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    h = subprocess.run([sys.executable, str(RUN), "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert h.returncode == 0 and "--report-only" in h.stdout, h.stderr
+    r = subprocess.run([sys.executable, str(RUN), "--list"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "No module named 'torch'" in r.stderr and "scripts/setup.sh" in r.stderr
