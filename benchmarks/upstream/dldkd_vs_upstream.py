@@ -29,38 +29,31 @@ Nothing of the original is in this repository. Timing / memory method: ``benchma
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1]
+import _side
+
+BENCH = _side.BENCH
 
 REPO_URL = "https://github.com/HuiGuanLab/DL-DKD"
 COMMIT = "master d5ed153 (specs/dldkd.md; the ICCV paper's code is branch iccv, 1cd1739)"
 
 
 def clone_hint() -> str:
-    return (
-        "dldkd_vs_upstream: no --upstream checkout given, nothing measured.\n"
-        f"  git clone {REPO_URL} /tmp/upstream/DL-DKD && git -C /tmp/upstream/DL-DKD checkout d5ed153\n"
-        "  pip install easydict h5py tqdm   # what the original's evaluation imports\n"
-        "  python benchmarks/upstream/dldkd_vs_upstream.py --upstream /tmp/upstream/DL-DKD\n"
-        "(or python benchmarks/run.py --upstream-root /tmp/upstream --only dldkd_vs_upstream)"
-    )
+    clone = f"git clone {REPO_URL} /tmp/upstream/DL-DKD && git -C /tmp/upstream/DL-DKD checkout d5ed153"
+    pip = "pip install easydict h5py tqdm   # what the original's evaluation imports"
+    return _side.clone_hint("dldkd_vs_upstream", "DL-DKD", clone, (pip,))
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
-    if not any(x.startswith("--upstream") or x in ("-h", "--help") for x in args):
+    if _side.hint_only(argv):
         print(clone_hint())  # before importing torch: the hint is instant
         return 0
-    sys.path.insert(0, str(BENCH))
-    import _bench
+    p, _bench = _side.parser(__doc__)
     import torch
     import torch.nn.functional as F  # noqa: F401
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--upstream", type=Path, default=None, help="checkout of the original repository")
     p.add_argument("--shims", type=Path, default=None, help="folder of stand-in modules put on sys.path first")
     p.add_argument(
         "--size", default=None, help="evaluation size: tiny | charades | tvr | activitynet (default charades)"
@@ -68,16 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch", type=int, default=None, help="training-step videos (default 128, the paper's; 16 quick)")
     p.add_argument("--skip-eval", action="store_true")
     p.add_argument("--skip-train", action="store_true")
-    p.add_argument("--note", action="append", default=[], help="a sentence recorded in the result (e.g. the checkout)")
     _bench.add_common_args(p)
     a = p.parse_args(argv)
     if a.upstream is None:
         print(clone_hint())
         return 0
     up = a.upstream.resolve()
-    if not (up / "method" / "model.py").is_file() or not (up / "method" / "eval.py").is_file():
-        print(f"dldkd_vs_upstream: error: {up} has no method/model.py and method/eval.py: not a DL-DKD checkout "
-              f"(clone {REPO_URL})", file=sys.stderr)  # fmt: skip
+    if _side.missing_files("dldkd_vs_upstream", up, ["method/model.py", "method/eval.py"], "DL-DKD", REPO_URL):
         return 2
     device = _bench.setup(a)
     if a.shims:

@@ -17,48 +17,35 @@ in this repository. Timing / memory method: ``benchmarks/_bench.py``.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1]
+import _side
 
 REPO_URL = "https://github.com/kenshohara/3D-ResNets-PyTorch"
 COMMIT = "CVPR2018 d9847ea (specs/kd2d3d.md)"
 
 
 def clone_hint() -> str:
-    return (
-        "kd2d3d_vs_upstream: no --upstream checkout given, nothing measured.\n"
-        f"  git clone -b CVPR2018 {REPO_URL} /tmp/upstream/3D-ResNets-PyTorch\n"
-        "  python benchmarks/upstream/kd2d3d_vs_upstream.py --upstream /tmp/upstream/3D-ResNets-PyTorch\n"
-        "(or python benchmarks/run.py --upstream-root /tmp/upstream --only kd2d3d_vs_upstream)"
-    )
+    clone = f"git clone -b CVPR2018 {REPO_URL} /tmp/upstream/3D-ResNets-PyTorch"
+    return _side.clone_hint("kd2d3d_vs_upstream", "3D-ResNets-PyTorch", clone)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
-    if not any(x.startswith("--upstream") or x in ("-h", "--help") for x in args):
+    if _side.hint_only(argv):
         print(clone_hint())  # before importing torch: the hint is instant
         return 0
-    sys.path.insert(0, str(BENCH))
-    import _bench
+    p, _bench = _side.parser(__doc__)
     import torch
     import torch.nn.functional as F  # noqa: F401
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--upstream", type=Path, default=None, help="checkout of the original repository")
     p.add_argument("--batch", type=int, default=None, help="clips per step (default 2 on the CPU, 16 on CUDA, 1 quick)")
-    p.add_argument("--note", action="append", default=[], help="a sentence recorded in the result (e.g. the checkout)")
     _bench.add_common_args(p)
     a = p.parse_args(argv)
     if a.upstream is None:
         print(clone_hint())
         return 0
     up = a.upstream.resolve()
-    if not (up / "models" / "resnet.py").is_file():
-        print(f"kd2d3d_vs_upstream: error: {up} has no models/resnet.py: not a 3D-ResNets-PyTorch checkout "
-              f"(clone {REPO_URL})", file=sys.stderr)  # fmt: skip
+    if _side.missing_files("kd2d3d_vs_upstream", up, ["models/resnet.py"], "3D-ResNets-PyTorch", REPO_URL):
         return 2
     device = _bench.setup(a)
     sys.path.insert(0, str(up))

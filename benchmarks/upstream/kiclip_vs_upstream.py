@@ -32,7 +32,6 @@ scalar write on both sides). Nothing of the original is in this repository. Timi
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import random
@@ -41,7 +40,8 @@ import tempfile
 import types
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1]
+import _side
+
 REPO_URL = "https://github.com/gufranSabri/KICLIP"
 COMMIT = "4bf503f (specs/kiclip.md)"
 NEEDED = (
@@ -55,12 +55,8 @@ NEEDED = (
 
 
 def clone_hint() -> str:
-    return (
-        "kiclip_vs_upstream: no --upstream checkout given, nothing measured.\n"
-        f"  git clone {REPO_URL} /tmp/upstream/KICLIP && git -C /tmp/upstream/KICLIP checkout 4bf503f\n"
-        "  python benchmarks/upstream/kiclip_vs_upstream.py --upstream /tmp/upstream/KICLIP\n"
-        "(or python benchmarks/run.py --upstream-root /tmp/upstream --only kiclip_vs_upstream)"
-    )
+    clone = f"git clone {REPO_URL} /tmp/upstream/KICLIP && git -C /tmp/upstream/KICLIP checkout 4bf503f"
+    return _side.clone_hint("kiclip_vs_upstream", "KICLIP", clone)
 
 
 def _ns(**kw) -> types.SimpleNamespace:
@@ -100,34 +96,26 @@ def load_construct_optimizer(path: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
-    if not any(x.startswith("--upstream") or x in ("-h", "--help") for x in args):
+    if _side.hint_only(argv):
         print(clone_hint())  # before importing torch: the hint is instant
         return 0
-    sys.path.insert(0, str(BENCH))
-    import _bench
+    p, _bench = _side.parser(__doc__)
     import torch
     import torch.nn.functional as F
     import torchvision
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--upstream", type=Path, default=None, help="checkout of the original repository")
     p.add_argument("--resolution", type=int, default=None, help="default 224 on CUDA, 64 on the CPU, 32 quick")
     p.add_argument("--frames", type=int, default=None, help="frames per clip (default 8, 2 quick)")
     p.add_argument("--clips", type=int, default=None, help="clips per step (default 4 on CUDA, 1 on the CPU)")
     p.add_argument("--classes", type=int, default=None, help="class texts (default 10, 2 quick)")
     p.add_argument("--layers", type=int, default=None, help="blocks per tower (default 12 = ViT-B/16; 2 quick)")
-    p.add_argument("--note", action="append", default=[], help="a sentence recorded in the result (e.g. the checkout)")
     _bench.add_common_args(p)
     a = p.parse_args(argv)
     if a.upstream is None:
         print(clone_hint())
         return 0
     up = a.upstream.resolve()
-    missing = [f for f in NEEDED if not (up / f).is_file()]
-    if missing:
-        print(f"kiclip_vs_upstream: error: {up} lacks {', '.join(missing)}: not a KICLIP checkout (clone {REPO_URL})",
-              file=sys.stderr)  # fmt: skip
+    if _side.missing_files("kiclip_vs_upstream", up, list(NEEDED), "KICLIP", REPO_URL):
         return 2
     device = _bench.setup(a)
     cuda = device.type == "cuda"

@@ -21,46 +21,34 @@ Timing / memory method: ``benchmarks/_bench.py``.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1]
+import _side
+
 REPO_URL = "https://github.com/BBYL9413/TDS-CLIP"
 COMMIT = "cf4e58c (specs/tdsclip.md)"
 
 
 def clone_hint() -> str:
-    return (
-        "tdsclip_vs_upstream: no --upstream checkout given, nothing measured.\n"
-        f"  git clone {REPO_URL} /tmp/upstream/TDS-CLIP && git -C /tmp/upstream/TDS-CLIP checkout cf4e58c\n"
-        "  python benchmarks/upstream/tdsclip_vs_upstream.py --upstream /tmp/upstream/TDS-CLIP\n"
-        "(or python benchmarks/run.py --upstream-root /tmp/upstream --only tdsclip_vs_upstream)"
-    )
+    clone = f"git clone {REPO_URL} /tmp/upstream/TDS-CLIP && git -C /tmp/upstream/TDS-CLIP checkout cf4e58c"
+    return _side.clone_hint("tdsclip_vs_upstream", "TDS-CLIP", clone)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
-    if not any(x.startswith("--upstream") or x in ("-h", "--help") for x in args):
+    if _side.hint_only(argv):
         print(clone_hint())  # before importing torch: the hint is instant
         return 0
-    sys.path.insert(0, str(BENCH))
-    import _bench
+    p, _bench = _side.parser(__doc__)
     import torch
     from torch import nn
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--upstream", type=Path, default=None, help="checkout of the original repository")
     p.add_argument("--resolution", type=int, default=None, help="default 224 on CUDA, 112 on the CPU, 32 quick")
     p.add_argument("--frames", type=int, default=None, help="segments (default 8 on CUDA, 2 on the CPU)")
     p.add_argument("--batch", type=int, default=None, help="videos per step (default 4 on CUDA, 2 on CPU, 1 quick)")
-    p.add_argument("--note", action="append", default=[], help="a sentence recorded in the result (e.g. the checkout)")
     _bench.add_common_args(p)
     a = p.parse_args(argv)
     up = a.upstream.resolve()
-    if not (up / "clip" / "model.py").is_file():
-        print(f"tdsclip_vs_upstream: error: {up} has no clip/model.py: not a TDS-CLIP checkout (clone {REPO_URL})",
-              file=sys.stderr)  # fmt: skip
+    if _side.missing_files("tdsclip_vs_upstream", up, ["clip/model.py"], "TDS-CLIP", REPO_URL):
         return 2
     device = _bench.setup(a)
     cuda = device.type == "cuda"

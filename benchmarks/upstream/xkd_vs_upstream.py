@@ -32,13 +32,13 @@ original is in this repository. Timing / memory method: ``benchmarks/_bench.py``
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import types
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1]
+import _side
+
 REPO_URL = "https://github.com/pritamqu/XKD"
 COMMIT = "806c75d (specs/xkd.md)"
 YAML = Path("codes/train/configs/pretext/kinetics400/xkd.yaml")
@@ -61,13 +61,8 @@ EXTRA_TABLES = {
 
 
 def clone_hint() -> str:
-    return (
-        "xkd_vs_upstream: no --upstream checkout given, nothing measured.\n"
-        f"  git clone {REPO_URL} /tmp/upstream/XKD && git -C /tmp/upstream/XKD checkout 806c75d\n"
-        "  pip install timm torchsummary einops pyyaml\n"
-        "  python benchmarks/upstream/xkd_vs_upstream.py --upstream /tmp/upstream/XKD\n"
-        "(or python benchmarks/run.py --upstream-root /tmp/upstream --only xkd_vs_upstream)"
-    )
+    clone = f"git clone {REPO_URL} /tmp/upstream/XKD && git -C /tmp/upstream/XKD checkout 806c75d"
+    return _side.clone_hint("xkd_vs_upstream", "XKD", clone, ("pip install timm torchsummary einops pyyaml",))
 
 
 def compat_aliases() -> list[str]:
@@ -95,19 +90,14 @@ def compat_aliases() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = argv if argv is not None else sys.argv[1:]
-    if not any(x.startswith("--upstream") or x in ("-h", "--help") for x in args):
+    if _side.hint_only(argv):
         print(clone_hint())  # before importing torch: the hint is instant
         return 0
-    sys.path.insert(0, str(BENCH))
-    import _bench
+    p, _bench = _side.parser(__doc__)
     import torch
 
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--upstream", type=Path, default=None, help="checkout of the original repository")
     p.add_argument("--size", choices=sorted(SIZES), default=None, help="default base (micro with --quick)")
     p.add_argument("--batch", type=int, default=None, help="clips per step (default 8 on CUDA, 2 on the CPU, 1 quick)")
-    p.add_argument("--note", action="append", default=[], help="a sentence recorded in the result (e.g. the checkout)")
     _bench.add_common_args(p)
     a = p.parse_args(argv)
     if a.upstream is None:
@@ -115,11 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     up = a.upstream.resolve()
     train = up / "codes" / "train"
-    need = [train / "models" / "xkd.py", train / "optimizers" / "__init__.py", up / YAML]
-    missing = [str(f.relative_to(up)) for f in need if not f.is_file()]
-    if missing:
-        print(f"xkd_vs_upstream: error: {up} lacks {', '.join(missing)}: not an XKD checkout (clone {REPO_URL})",
-              file=sys.stderr)  # fmt: skip
+    need = ["codes/train/models/xkd.py", "codes/train/optimizers/__init__.py", str(YAML)]
+    if _side.missing_files("xkd_vs_upstream", up, need, "XKD", REPO_URL):
         return 2
     device = _bench.setup(a)
     cuda = device.type == "cuda"

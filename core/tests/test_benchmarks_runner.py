@@ -7,6 +7,7 @@ the others still run, and that the side-by-side scripts without ``--upstream`` s
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -146,17 +147,39 @@ def test_unknown_benchmark_name_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "unknown benchmark" in r.stderr and "retrieval_metric" in r.stderr
 
 
-@pytest.mark.parametrize("name", ["dldkd", "kd2d3d", "tdsclip", "kiclip", "xkd"])
+SIDE_BY_SIDE = sorted(p.stem for p in (BENCH / "upstream").glob("*_vs_upstream.py"))
+
+
+def _upstream_dirs() -> dict[str, str]:
+    """run.py's UPSTREAM_DIRS: the checkout folder --upstream-root gives each side-by-side script."""
+    tree = ast.parse(RUN.read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "UPSTREAM_DIRS":
+            return ast.literal_eval(node.value)
+    raise AssertionError("run.py has no UPSTREAM_DIRS")
+
+
+def test_every_paper_has_a_side_by_side_script_and_the_runner_knows_its_checkout():
+    assert [n.removesuffix("_vs_upstream") for n in SIDE_BY_SIDE] == ["dldkd", "kd2d3d", "kiclip", "tdsclip", "xkd"]
+    assert sorted(_upstream_dirs()) == SIDE_BY_SIDE
+
+
+@pytest.mark.parametrize("name", SIDE_BY_SIDE)
 def test_side_by_side_without_upstream_says_what_to_clone_and_exits_0(name, tmp_path):
-    r = _run(BENCH / "upstream" / f"{name}_vs_upstream.py", "--out", tmp_path / "x.json")
+    r = _run(BENCH / "upstream" / f"{name}.py", "--out", tmp_path / "x.json")
     assert r.returncode == 0, r.stderr
     assert re.search(r"git clone (-b \S+ )?https://github\.com/", r.stdout) and "--upstream" in r.stdout
+    # the folder the hint clones into is the one run.py --upstream-root hands the script
+    assert f"python benchmarks/upstream/{name}.py --upstream /tmp/upstream/{_upstream_dirs()[name]}\n" in r.stdout
     assert not (tmp_path / "x.json").exists()
 
 
-def test_side_by_side_with_a_wrong_checkout_names_it_and_exits_2(tmp_path):
-    r = _run(BENCH / "upstream" / "dldkd_vs_upstream.py", "--upstream", tmp_path)
-    assert r.returncode == 2 and str(tmp_path) in r.stderr and "not a DL-DKD checkout" in r.stderr
+@pytest.mark.parametrize("name", SIDE_BY_SIDE)
+def test_side_by_side_with_a_wrong_checkout_names_it_and_exits_2(name, tmp_path):
+    r = _run(BENCH / "upstream" / f"{name}.py", "--upstream", tmp_path, "--out", tmp_path / "x.json")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert f"{name}: error: {tmp_path} lacks " in r.stderr and "not a checkout of " in r.stderr
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_validate_rejects_documents_that_break_the_schema():
