@@ -54,6 +54,10 @@ def test_quick_run_of_one_benchmark_writes_a_valid_document_and_the_report(tmp_p
         assert row["peak_memory_kind"].startswith("cpu process peak RSS")
     run = json.loads((res / "run.json").read_text())
     assert [(e["name"], e["status"]) for e in run["benchmarks"]] == [("retrieval_metric", "ok")]
+    # the recorded command is the one a person would type: repo-relative script, the final --out, no temp folder
+    (entry,) = run["benchmarks"]
+    assert entry["command"].startswith("python benchmarks/retrieval_metric.py --device cpu --out "), entry["command"]
+    assert str(res / "retrieval_metric.json") in entry["command"] and ".partial" not in entry["command"]
     text = report.read_text()
     assert "`retrieval_metric` (cpu, quick)" in text and "| small_ranks |" in text
     assert "| `retrieval_metric` | ok |" in text
